@@ -1,0 +1,1 @@
+"""Collections (asr, nlp, tts). Each is imported only when asked for."""

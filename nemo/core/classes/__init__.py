@@ -1,0 +1,47 @@
+"""Core classes. Names are resolved lazily so `import nemo.core.classes` stays cheap."""
+
+import importlib
+
+_EXPORTS = {
+    "ModelPT": "nemo.core.classes.modelPT",
+    "NeuralModule": "nemo.core.classes.module",
+    "Exportable": "nemo.core.classes.exportable",
+    "ExportFormat": "nemo.core.classes.exportable",
+    "Loss": "nemo.core.classes.loss",
+    "Dataset": "nemo.core.classes.dataset",
+    "IterableDataset": "nemo.core.classes.dataset",
+    "Typing": "nemo.core.classes.common",
+    "Serialization": "nemo.core.classes.common",
+    "FileIO": "nemo.core.classes.common",
+    "Model": "nemo.core.classes.common",
+    "PretrainedModelInfo": "nemo.core.classes.common",
+    "typecheck": "nemo.core.classes.common",
+    "is_typecheck_enabled": "nemo.core.classes.common",
+    "safe_instantiate": "nemo.core.classes.common",
+    "ALLOWED_TARGET_PREFIXES": "nemo.core.classes.common",
+    "register_allowed_target_prefix": "nemo.core.classes.common",
+    "allowed_targets": "nemo.core.classes.common",
+    "NeMoBaseException": "nemo.core.classes.exceptions",
+    "ArchiveError": "nemo.core.classes.exceptions",
+    "ArchiveNotFoundError": "nemo.core.classes.exceptions",
+    "UnsafeArchiveError": "nemo.core.classes.exceptions",
+    "ModelClassError": "nemo.core.classes.exceptions",
+    "UnsafeTargetError": "nemo.core.classes.exceptions",
+    "WeightsMismatchError": "nemo.core.classes.exceptions",
+    "ArtifactError": "nemo.core.classes.exceptions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nemo.core.classes' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
