@@ -1,0 +1,16 @@
+"""ASR neural modules: preprocessors, augmentation, encoders and decoders."""
+
+from nemo.collections.asr.modules.audio_preprocessing import (  # noqa: F401
+    AudioPreprocessor,
+    AudioToMelSpectrogramPreprocessor,
+    AudioToMelSpectrogramPreprocessorConfig,
+    SpectrogramAugmentation,
+    SpectrogramAugmentationConfig,
+)
+from nemo.collections.asr.modules.conv_asr import (  # noqa: F401
+    ConvASRDecoder,
+    ConvASRDecoderConfig,
+    ConvASREncoder,
+    ConvASREncoderConfig,
+    JasperEncoderConfig,
+)

@@ -1,0 +1,1 @@
+"""ASR parts: feature extraction, building blocks, decoding helpers."""

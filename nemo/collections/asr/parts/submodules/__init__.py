@@ -1,0 +1,1 @@
+"""ASR building blocks: Jasper blocks, spectrogram augmentation, CTC decoding."""
