@@ -29,6 +29,7 @@ _EXPORTS = {
     "UnsafeTargetError": "nemo.core.classes.exceptions",
     "WeightsMismatchError": "nemo.core.classes.exceptions",
     "ArtifactError": "nemo.core.classes.exceptions",
+    "ConfigError": "nemo.core.classes.exceptions",
 }
 
 __all__ = sorted(_EXPORTS)

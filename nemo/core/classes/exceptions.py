@@ -31,3 +31,7 @@ class WeightsMismatchError(NeMoBaseException, RuntimeError):
 
 class ArtifactError(NeMoBaseException, FileNotFoundError):
     """A registered artifact is missing or cannot be packed."""
+
+
+class ConfigError(NeMoBaseException, ValueError):
+    """A config (override file, model section) is missing, unreadable or malformed."""

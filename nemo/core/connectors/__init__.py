@@ -1,0 +1,1 @@
+"""Connectors: how models are written to and read from `.nemo` archives."""
