@@ -1,0 +1,1 @@
+"""Audio reading, augmentation, manifests, parsers and features."""

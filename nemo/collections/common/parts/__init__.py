@@ -1,0 +1,1 @@
+"""Shared preprocessing helpers."""

@@ -1,0 +1,1 @@
+"""Text parsers and cleaners shared by collections."""
