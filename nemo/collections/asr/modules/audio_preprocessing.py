@@ -6,7 +6,9 @@ from typing import Optional, Union
 import torch
 
 from nemo.core.classes.common import typecheck
+from nemo.core.classes.exportable import Exportable
 from nemo.core.classes.module import NeuralModule
+from nemo.core.neural_types import AudioSignal, LengthsType, MelSpectrogramType, NeuralType, SpectrogramType
 from nemo.utils import logging
 
 
@@ -34,7 +36,7 @@ class AudioPreprocessor(NeuralModule):
         raise NotImplementedError(f"{type(self).__name__} must implement get_features")
 
 
-class AudioToMelSpectrogramPreprocessor(AudioPreprocessor):
+class AudioToMelSpectrogramPreprocessor(AudioPreprocessor, Exportable):
     """NeMo's log-mel featurizer; its buffers live under `featurizer.` (`window`, `fb`)."""
 
     def __init__(
@@ -113,11 +115,17 @@ class AudioToMelSpectrogramPreprocessor(AudioPreprocessor):
 
     @property
     def input_types(self):
-        return {"input_signal": "AudioSignal (B, T)", "length": "LengthsType (B,)"}
+        return {
+            "input_signal": NeuralType(("B", "T"), AudioSignal(freq=self._sample_rate)),
+            "length": NeuralType(("B",), LengthsType()),
+        }
 
     @property
     def output_types(self):
-        return {"processed_signal": "MelSpectrogramType (B, D, T)", "processed_length": "LengthsType (B,)"}
+        return {
+            "processed_signal": NeuralType(("B", "D", "T"), MelSpectrogramType()),
+            "processed_length": NeuralType(("B",), LengthsType()),
+        }
 
     def input_example(self, max_batch: int = 8, max_dim: int = 32000, min_length: int = 200):
         """Random waveforms of random lengths for export tests."""
@@ -171,11 +179,14 @@ class SpectrogramAugmentation(NeuralModule):
 
     @property
     def input_types(self):
-        return {"input_spec": "SpectrogramType (B, D, T)", "length": "LengthsType (B,)"}
+        return {
+            "input_spec": NeuralType(("B", "D", "T"), SpectrogramType()),
+            "length": NeuralType(("B",), LengthsType()),
+        }
 
     @property
     def output_types(self):
-        return {"augmented_spec": "SpectrogramType (B, D, T)"}
+        return {"augmented_spec": NeuralType(("B", "D", "T"), SpectrogramType())}
 
     @typecheck()
     def forward(self, input_spec: torch.Tensor, length: torch.Tensor) -> torch.Tensor:

@@ -10,12 +10,20 @@ from torch import nn
 
 from nemo.collections.asr.parts.submodules.jasper import JasperBlock, MaskedConv1d, init_weights, jasper_activations
 from nemo.core.classes.common import typecheck
+from nemo.core.classes.exportable import Exportable
 from nemo.core.classes.module import NeuralModule
+from nemo.core.neural_types import (
+    AcousticEncodedRepresentation,
+    LengthsType,
+    LogprobsType,
+    NeuralType,
+    SpectrogramType,
+)
 
 _REQUIRED_BLOCK_KEYS = ("filters", "repeat", "kernel", "stride", "dilation", "dropout", "residual")
 
 
-class ConvASREncoder(NeuralModule):
+class ConvASREncoder(NeuralModule, Exportable):
     """A stack of JasperBlocks under `encoder` (keys `encoder.{i}.mconv...`, `encoder.{i}.res...`)."""
 
     def __init__(
@@ -91,11 +99,17 @@ class ConvASREncoder(NeuralModule):
 
     @property
     def input_types(self):
-        return {"audio_signal": "SpectrogramType (B, D, T)", "length": "LengthsType (B,)"}
+        return {
+            "audio_signal": NeuralType(("B", "D", "T"), SpectrogramType()),
+            "length": NeuralType(("B",), LengthsType()),
+        }
 
     @property
     def output_types(self):
-        return {"outputs": "AcousticEncodedRepresentation (B, D, T)", "encoded_lengths": "LengthsType (B,)"}
+        return {
+            "outputs": NeuralType(("B", "D", "T"), AcousticEncodedRepresentation()),
+            "encoded_lengths": NeuralType(("B",), LengthsType()),
+        }
 
     @property
     def subsampling_factor(self) -> int:
@@ -123,7 +137,7 @@ class ConvASREncoder(NeuralModule):
         return outputs[-1], lens
 
 
-class ConvASRDecoder(NeuralModule):
+class ConvASRDecoder(NeuralModule, Exportable):
     """1x1 conv to vocabulary + blank (blank last), then log-softmax: (B, C, T) -> (B, T, V+1)."""
 
     def __init__(
@@ -155,11 +169,11 @@ class ConvASRDecoder(NeuralModule):
 
     @property
     def input_types(self):
-        return {"encoder_output": "AcousticEncodedRepresentation (B, D, T)"}
+        return {"encoder_output": NeuralType(("B", "D", "T"), AcousticEncodedRepresentation())}
 
     @property
     def output_types(self):
-        return {"logprobs": "LogprobsType (B, T, D)"}
+        return {"logprobs": NeuralType(("B", "T", "D"), LogprobsType())}
 
     @typecheck()
     def forward(self, encoder_output: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,3 @@
+"""ASR losses."""
+
+from nemo.collections.asr.losses.ctc import CTCLoss  # noqa: F401
