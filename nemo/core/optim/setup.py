@@ -52,6 +52,8 @@ def resolve_optim_config(model, optim_config: Any = None) -> Optional[Dict[str, 
     if source is None:
         return None
     config = _plain(source)
+    if isinstance(config, dict) and "name" not in config and "_target_" not in config:
+        config.update(_name_for_params(source))
     if isinstance(config, str):
         config = {"name": config}
     if not isinstance(config, dict):
@@ -60,6 +62,16 @@ def resolve_optim_config(model, optim_config: Any = None) -> Optional[Dict[str, 
         base = _plain(existing) if isinstance(existing, (DictConfig, dict)) else {}
         config.update({k: base[k] for k in _KEPT_ON_SWITCH if k in base})
     return config
+
+
+def _name_for_params(source: Any) -> Dict[str, str]:
+    """`{'name': <optimizer>}` when `source` is an instance of a registered params dataclass, else `{}`."""
+    from nemo.core.config.optimizers import AVAILABLE_OPTIMIZER_PARAMS
+
+    for key, params_cls in AVAILABLE_OPTIMIZER_PARAMS.items():
+        if type(source) is params_cls and key.endswith("_params") and key != "optim_params":
+            return {"name": key[: -len("_params")]}
+    return {}
 
 
 def _persist(model, config: Dict[str, Any]) -> None:
