@@ -499,6 +499,9 @@ def checkpoint_callback(cfg: DictConfig, log_dir: Path, name: str, trainer: Any)
     if not params.get("filename"):
         params["filename"] = f"{name}--{{{monitor}:.4f}}-{{epoch}}" if monitor else f"{name}--{{epoch}}"
     params["prefix"] = params.get("prefix") or name
+    if (params.get("every_n_train_steps") or params.get("train_time_interval")) and params.get("every_n_epochs") == 1:
+        # Lightning refuses two save triggers; a step or time trigger replaces the default epoch one.
+        params["every_n_epochs"] = None
     interval = params.get("train_time_interval")
     if isinstance(interval, dict):
         params["train_time_interval"] = timedelta(**{k: v for k, v in interval.items() if k != "_target_"})
