@@ -148,3 +148,9 @@ def test_bpe_dataset_with_sentencepiece(corpus, tmp_path):
     loader = get_audio_dataloader(_cfg(corpus, batch_size=5, num_workers=2), tokenizer=tok)
     audio, audio_len, tokens, tokens_len = next(iter(loader))
     assert [tok.ids_to_text(t[:n].tolist()) for t, n in zip(tokens, tokens_len)] == TEXTS
+
+
+def test_output_types_name_the_collate_outputs(corpus):
+    ds = get_char_dataset(_cfg(corpus, return_sample_id=True))
+    assert list(ds.output_types) == ["audio_signal", "a_sig_length", "transcripts", "transcript_length", "sample_id"]
+    assert ds.output_types["audio_signal"].elements_type.freq == 16000

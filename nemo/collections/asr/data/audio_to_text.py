@@ -8,6 +8,8 @@ import torch
 
 from nemo.collections.asr.parts.preprocessing.manifest import ManifestError, filter_entries, read_manifest, split_manifest_paths
 from nemo.collections.asr.parts.preprocessing.segment import AudioSegment
+from nemo.core.classes.dataset import Dataset
+from nemo.core.neural_types import AudioSignal, LabelsType, LengthsType, NeuralType
 
 
 def _speech_collate_fn(batch: Sequence[tuple], pad_id: int = 0):
@@ -37,7 +39,7 @@ def _speech_collate_fn(batch: Sequence[tuple], pad_id: int = 0):
     return audio_signal, audio_lengths, tokens, token_lengths
 
 
-class _AudioTextDataset(torch.utils.data.Dataset):
+class _AudioTextDataset(Dataset):
     """Manifest-backed dataset yielding `(audio float32 (L,), L, tokens int64 (U,), U[, index])`."""
 
     def __init__(
@@ -75,6 +77,18 @@ class _AudioTextDataset(torch.utils.data.Dataset):
         self.augmentor = augmentor
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.return_sample_id = return_sample_id
+
+    @property
+    def output_types(self):
+        types = {
+            "audio_signal": NeuralType(("B", "T"), AudioSignal(freq=self.sample_rate)),
+            "a_sig_length": NeuralType(tuple("B"), LengthsType()),
+            "transcripts": NeuralType(("B", "T"), LabelsType()),
+            "transcript_length": NeuralType(tuple("B"), LengthsType()),
+        }
+        if self.return_sample_id:
+            types["sample_id"] = NeuralType(tuple("B"), LengthsType())
+        return types
 
     def __len__(self) -> int:
         return len(self.entries)
