@@ -59,9 +59,17 @@ def resolve_optim_config(model, optim_config: Any = None) -> Optional[Dict[str, 
     if not isinstance(config, dict):
         raise TypeError(f"optim config must be a mapping or an optimizer name, got {config!r}")
     if set(config) == {"name"}:
-        base = _plain(existing) if isinstance(existing, (DictConfig, dict)) else {}
-        config.update({k: base[k] for k in _KEPT_ON_SWITCH if k in base})
+        config = switch_optimizer(existing, config["name"])
     return config
+
+
+def switch_optimizer(optim_section: Any, name: str) -> Dict[str, Any]:
+    """The optim section for `optim=<name>`: the new name with the old `lr` and `sched`, nothing else.
+
+    The old optimizer's own arguments are dropped: they were chosen for a different algorithm.
+    """
+    base = _plain(optim_section) if isinstance(optim_section, (DictConfig, dict)) else {}
+    return {"name": name, **{k: base[k] for k in _KEPT_ON_SWITCH if k in base}}
 
 
 def _name_for_params(source: Any) -> Dict[str, str]:

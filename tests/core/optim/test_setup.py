@@ -325,3 +325,13 @@ def test_optim_param_groups_errors():
     model.flag = 3
     with pytest.raises(ValueError, match="'flag' does not have parameters"):
         setup_optimization(model)
+
+
+def test_switch_optimizer_helper_for_the_runner():
+    from nemo.core.optim.setup import switch_optimizer
+
+    section = OmegaConf.create(SEED_OPTIM).optim
+    switched = switch_optimizer(section, "adam")
+    assert list(switched) == ["name", "lr", "sched"] and switched["lr"] == 0.01
+    assert switched["sched"]["name"] == "CosineAnnealing"
+    assert switch_optimizer("novograd", "sgd") == {"name": "sgd"}
