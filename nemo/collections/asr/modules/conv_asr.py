@@ -128,6 +128,12 @@ class ConvASREncoder(NeuralModule, Exportable):
             if isinstance(m, MaskedConv1d):
                 m.use_mask = False
 
+    def _export_teardown(self):
+        """Turn masking back on after export."""
+        for m in self.modules():
+            if isinstance(m, MaskedConv1d):
+                m.use_mask = True
+
     @typecheck()
     def forward(self, audio_signal: torch.Tensor, length: Optional[torch.Tensor] = None):
         self.max_audio_length = max(self.max_audio_length, audio_signal.size(-1))

@@ -133,8 +133,9 @@ class MaskedConv1d(nn.Module):
         return torch.div(lens + self._pad_sum - dl * (ks - 1) - 1, st, rounding_mode="trunc") + 1
 
     def forward(self, x: torch.Tensor, lens: torch.Tensor):
-        if self.use_mask and lens is not None:
-            x = x.masked_fill(~_mask(lens, x.size(2)).unsqueeze(1), 0.0)
+        if lens is not None:
+            if self.use_mask:
+                x = x.masked_fill(~_mask(lens, x.size(2)).unsqueeze(1), 0.0)
             lens = self.get_seq_len(lens)
         if self.pad_layer is not None:
             x = self.pad_layer(x)

@@ -1,0 +1,4 @@
+"""ASR models."""
+
+from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecModel  # noqa: F401
+from nemo.collections.asr.models.ctc_models import EncDecCTCModel  # noqa: F401

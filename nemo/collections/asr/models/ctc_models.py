@@ -1,0 +1,308 @@
+"""EncDecCTCModel: preprocessor -> (SpecAugment) -> conv encoder -> CTC decoder, character vocabulary (spec §2)."""
+
+import copy
+from typing import Dict, List, Optional, Union
+
+import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+
+from nemo.collections.asr.losses.ctc import CTCLoss
+from nemo.collections.asr.metrics.wer import WER
+from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecModel
+from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
+from nemo.core.classes.common import typecheck
+from nemo.core.neural_types import AudioSignal, LabelsType, LengthsType, LogprobsType, NeuralType, SpectrogramType
+from nemo.utils import logging
+
+__all__ = ["EncDecCTCModel"]
+
+
+class EncDecCTCModel(ASRModel, ExportableEncDecModel):
+    """CTC speech recogniser over characters (QuartzNet, Jasper, Citrinet-style encoders)."""
+
+    def __init__(self, cfg: DictConfig, trainer=None):
+        super().__init__(cfg=cfg, trainer=trainer)
+        self.preprocessor = self.from_config_dict(self._cfg.preprocessor)
+        self.encoder = self.from_config_dict(self._cfg.encoder)
+        with open_dict(self._cfg):
+            if "feat_in" not in self._cfg.decoder or (
+                not self._cfg.decoder.feat_in and hasattr(self.encoder, "_feat_out")
+            ):
+                self._cfg.decoder.feat_in = getattr(self.encoder, "_feat_out", None)
+            if "feat_in" not in self._cfg.decoder or not self._cfg.decoder.feat_in:
+                raise ValueError("param feat_in of the decoder's config is not set!")
+            if self._cfg.decoder.get("num_classes", -1) < 1 and self._cfg.decoder.get("vocabulary") is not None:
+                logging.info(f"num_classes of ConvASRDecoder is less than 1: {self._cfg.decoder.num_classes}. "
+                             f"Setting it to the vocabulary size: {len(self._cfg.decoder.vocabulary)}.")
+                self._cfg.decoder["num_classes"] = len(self._cfg.decoder.vocabulary)
+        self.decoder = self.from_config_dict(self._cfg.decoder)
+        self.loss = self._make_loss()
+        if self._cfg.get("spec_augment") is not None:
+            self.spec_augmentation = self.from_config_dict(self._cfg.spec_augment)
+        else:
+            self.spec_augmentation = None
+        decoding_cfg = self._cfg.get("decoding")
+        if decoding_cfg is None:
+            decoding_cfg = OmegaConf.structured(CTCDecodingConfig)
+            with open_dict(self._cfg):
+                self._cfg.decoding = decoding_cfg
+        self.decoding = CTCDecoding(self._cfg.decoding, vocabulary=self._vocabulary_list())
+        self._wer = self._make_wer()
+        self.setup_optimization_flags()
+        self._check_interctc()
+        self.cfg = self._cfg
+
+    # ------------------------------------------------------------------ helpers
+    def _vocabulary_list(self) -> List[str]:
+        vocab = self.decoder.vocabulary
+        if isinstance(vocab, (ListConfig, DictConfig)):
+            vocab = OmegaConf.to_container(vocab)
+        return list(vocab)
+
+    def _make_loss(self) -> CTCLoss:
+        return CTCLoss(
+            num_classes=self.decoder.num_classes_with_blank - 1,
+            zero_infinity=True,
+            reduction=self._cfg.get("ctc_reduction", "mean_batch"),
+        )
+
+    def _make_wer(self) -> WER:
+        return WER(
+            decoding=self.decoding,
+            use_cer=self._cfg.get("use_cer", False),
+            dist_sync_on_step=True,
+            log_prediction=self._cfg.get("log_prediction", False),
+        )
+
+    def _check_interctc(self) -> None:
+        interctc = self._cfg.get("interctc")
+        if interctc is not None and (interctc.get("loss_weights") or interctc.get("apply_at_layers")):
+            raise ValueError("interctc (intermediate CTC losses) is not supported by this implementation; "
+                             "set interctc.loss_weights and interctc.apply_at_layers to [].")
+
+    @property
+    def wer(self) -> WER:
+        return self._wer
+
+    @wer.setter
+    def wer(self, wer: WER) -> None:
+        self._wer = wer
+
+    # --------------------------------------------------------------- vocabulary
+    def change_vocabulary(self, new_vocabulary: List[str], decoding_cfg: Optional[DictConfig] = None):
+        """Replace the output vocabulary: a fresh decoder head, loss, decoding and WER; encoder kept."""
+        if new_vocabulary is None or len(new_vocabulary) == 0:
+            raise ValueError(f"New vocabulary must be non-empty list of chars. But I got: {new_vocabulary}")
+        if list(new_vocabulary) == self._vocabulary_list():
+            logging.warning(f"Old {self._vocabulary_list()} and new {list(new_vocabulary)} match. Not changing anything.")
+            return
+        new_vocabulary = list(new_vocabulary)
+        decoder_config = copy.deepcopy(self._cfg.decoder)
+        with open_dict(decoder_config):
+            decoder_config.vocabulary = new_vocabulary
+            decoder_config.num_classes = len(new_vocabulary)
+        del self.decoder
+        self.decoder = self.from_config_dict(decoder_config)
+        del self.loss
+        self.loss = self._make_loss()
+        decoding_cfg = self._merged_decoding_cfg(decoding_cfg)
+        self.decoding = CTCDecoding(decoding_cfg, vocabulary=self._vocabulary_list())
+        self._wer = self._make_wer()
+        with open_dict(self._cfg):
+            self._cfg.decoder = decoder_config
+            self._cfg.decoding = decoding_cfg
+            for section in ("train_ds", "validation_ds", "test_ds"):
+                if self._cfg.get(section) is not None:
+                    self._cfg[section]["labels"] = new_vocabulary
+        self.cfg = self._cfg
+        logging.info(f"Changed decoder to output to {self._vocabulary_list()} vocabulary.")
+
+    def _merged_decoding_cfg(self, decoding_cfg) -> DictConfig:
+        if decoding_cfg is None:
+            logging.info("No `decoding_cfg` passed when changing decoding strategy, using internal config")
+            decoding_cfg = self._cfg.decoding
+        base = OmegaConf.structured(CTCDecodingConfig)
+        return OmegaConf.merge(base, decoding_cfg)
+
+    def change_decoding_strategy(self, decoding_cfg: Optional[DictConfig] = None, verbose: bool = True):
+        """Rebuild decoding (and WER) from `decoding_cfg` merged over the defaults."""
+        decoding_cfg = self._merged_decoding_cfg(decoding_cfg)
+        self.decoding = CTCDecoding(decoding_cfg, vocabulary=self._vocabulary_list())
+        self._wer = WER(
+            decoding=self.decoding,
+            use_cer=self._wer.use_cer,
+            log_prediction=self._wer.log_prediction,
+            dist_sync_on_step=True,
+        )
+        self.decoder.temperature = decoding_cfg.get("temperature", 1.0)
+        with open_dict(self._cfg):
+            self._cfg.decoding = decoding_cfg
+        self.cfg = self._cfg
+        if verbose:
+            logging.info(f"Changed decoding strategy to \n{OmegaConf.to_yaml(decoding_cfg)}")
+
+    # --------------------------------------------------------------------- data
+    def _setup_dataloader_from_config(self, config: Optional[Dict]):
+        from nemo.collections.asr.data import audio_to_text_dataset as factories
+
+        config = self._prepare_data_config(config, shuffle=config.get("shuffle", False))
+        dataset = factories.get_audio_to_text_char_dataset_from_config(
+            config,
+            local_rank=getattr(self, "local_rank", 0),
+            global_rank=getattr(self, "global_rank", 0),
+            world_size=self.world_size,
+            preprocessor_cfg=self._cfg.get("preprocessor"),
+        )
+        if dataset is None:
+            return None
+        return factories.build_dataloader(dataset, config, shuffle=config.get("shuffle", False))
+
+    def _prepare_data_config(self, config, shuffle: bool) -> DictConfig:
+        """A copy of `config` with the default shuffle and the model's sample_rate/labels injected."""
+        from nemo.collections.asr.data.audio_to_text_dataset import inject_dataloader_value_from_model_config
+
+        config = OmegaConf.create(config) if isinstance(config, dict) else copy.deepcopy(config)
+        with open_dict(config):
+            if "shuffle" not in config:
+                config.shuffle = shuffle
+        inject_dataloader_value_from_model_config(self._cfg, config, key="sample_rate")
+        inject_dataloader_value_from_model_config(self._cfg, config, key="labels")
+        return config
+
+    def setup_training_data(self, train_data_config: Optional[Union[DictConfig, Dict]]):
+        """Build the training loader (shuffled unless the config says otherwise)."""
+        train_data_config = self._prepare_data_config(train_data_config, shuffle=True)
+        self._update_dataset_config(dataset_name="train", config=train_data_config)
+        self._train_dl = self._setup_dataloader_from_config(config=train_data_config)
+
+    def setup_validation_data(self, val_data_config: Optional[Union[DictConfig, Dict]]):
+        """Build a validation loader (not shuffled by default)."""
+        val_data_config = self._prepare_data_config(val_data_config, shuffle=False)
+        self._update_dataset_config(dataset_name="validation", config=val_data_config)
+        self._validation_dl = self._setup_dataloader_from_config(config=val_data_config)
+
+    def setup_test_data(self, test_data_config: Optional[Union[DictConfig, Dict]]):
+        """Build a test loader (not shuffled by default)."""
+        test_data_config = self._prepare_data_config(test_data_config, shuffle=False)
+        self._update_dataset_config(dataset_name="test", config=test_data_config)
+        self._test_dl = self._setup_dataloader_from_config(config=test_data_config)
+
+    # ------------------------------------------------------------------ forward
+    @property
+    def input_types(self) -> Optional[Dict[str, NeuralType]]:
+        sample_rate = getattr(self.preprocessor, "_sample_rate", None) if hasattr(self, "preprocessor") else None
+        return {
+            "input_signal": NeuralType(("B", "T"), AudioSignal(freq=sample_rate), optional=True),
+            "input_signal_length": NeuralType(("B",), LengthsType(), optional=True),
+            "processed_signal": NeuralType(("B", "D", "T"), SpectrogramType(), optional=True),
+            "processed_signal_length": NeuralType(("B",), LengthsType(), optional=True),
+            "sample_id": NeuralType(("B",), LengthsType(), optional=True),
+        }
+
+    @property
+    def output_types(self) -> Optional[Dict[str, NeuralType]]:
+        return {
+            "outputs": NeuralType(("B", "T", "D"), LogprobsType()),
+            "encoded_lengths": NeuralType(("B",), LengthsType()),
+            "greedy_predictions": NeuralType(("B", "T"), LabelsType()),
+        }
+
+    @typecheck()
+    def forward(
+        self, input_signal=None, input_signal_length=None, processed_signal=None, processed_signal_length=None
+    ):
+        """Audio (or features) -> (log_probs (B, T', V+1), encoded_len (B,), greedy argmax (B, T'))."""
+        has_input = input_signal is not None and input_signal_length is not None
+        has_processed = processed_signal is not None and processed_signal_length is not None
+        if has_input == has_processed:
+            raise ValueError(
+                f"{self} Arguments ``input_signal`` and ``input_signal_length`` are mutually exclusive "
+                " with ``processed_signal`` and ``processed_signal_len`` arguments."
+            )
+        if not has_processed:
+            processed_signal, processed_signal_length = self.preprocessor(
+                input_signal=input_signal, length=input_signal_length
+            )
+        if self.spec_augmentation is not None and self.training:
+            processed_signal = self.spec_augmentation(input_spec=processed_signal, length=processed_signal_length)
+        encoded, encoded_len = self.encoder(audio_signal=processed_signal, length=processed_signal_length)
+        log_probs = self.decoder(encoder_output=encoded)
+        greedy_predictions = log_probs.argmax(dim=-1, keepdim=False)
+        return log_probs, encoded_len, greedy_predictions
+
+    # ----------------------------------------------------------------- training
+    def _in_trainer_loop(self) -> bool:
+        """Logging only works inside a Lightning loop; steps may also be called by hand."""
+        return self.trainer is not None and getattr(self.trainer, "_results", None) is not None
+
+    def _global_step_tensor(self) -> torch.Tensor:
+        step = self.trainer.global_step if self.trainer is not None else 0
+        return torch.tensor(step, dtype=torch.float32)
+
+    def _run(self, batch):
+        signal, signal_len, transcript, transcript_len = batch[:4]
+        log_probs, encoded_len, _ = self.forward(input_signal=signal, input_signal_length=signal_len)
+        loss = self.loss(log_probs=log_probs, targets=transcript, input_lengths=encoded_len,
+                         target_lengths=transcript_len)
+        return loss, log_probs, encoded_len, transcript, transcript_len
+
+    def training_step(self, batch, batch_nb):
+        loss, log_probs, encoded_len, transcript, transcript_len = self._run(batch)
+        log_every_n_steps = self.trainer.log_every_n_steps if self.trainer is not None else 1
+        logs = {"train_loss": loss, "global_step": self._global_step_tensor()}
+        if self._optimizer is not None:
+            logs["learning_rate"] = torch.tensor(self._optimizer.param_groups[0]["lr"], dtype=torch.float32)
+        if (batch_nb + 1) % log_every_n_steps == 0:
+            self._wer.update(predictions=log_probs, targets=transcript, targets_lengths=transcript_len,
+                             predictions_lengths=encoded_len)
+            wer, _, _ = self._wer.compute()
+            self._wer.reset()
+            logs["training_batch_wer"] = wer
+        if self._in_trainer_loop():
+            self.log_dict(logs, on_step=True)
+        return {"loss": loss}
+
+    def validation_pass(self, batch, batch_idx, dataloader_idx=0) -> Dict[str, torch.Tensor]:
+        """Loss and WER counts of one batch under `val_` names."""
+        loss, log_probs, encoded_len, transcript, transcript_len = self._run(batch)
+        self._wer.update(predictions=log_probs, targets=transcript, targets_lengths=transcript_len,
+                         predictions_lengths=encoded_len)
+        wer, wer_num, wer_denom = self._wer.compute()
+        self._wer.reset()
+        if self._in_trainer_loop():
+            self.log("global_step", self._global_step_tensor())
+        return {"val_loss": loss, "val_wer_num": wer_num, "val_wer_denom": wer_denom, "val_wer": wer}
+
+    def _multiple_loaders(self, loaders) -> bool:
+        return isinstance(loaders, (list, tuple)) and len(loaders) > 1
+
+    def validation_step(self, batch, batch_idx, dataloader_idx=0):
+        metrics = self.validation_pass(batch, batch_idx, dataloader_idx)
+        loaders = self.trainer.val_dataloaders if self.trainer is not None else None
+        if self._multiple_loaders(loaders):
+            self.validation_step_outputs[dataloader_idx].append(metrics)
+        else:
+            self.validation_step_outputs.append(metrics)
+        return metrics
+
+    def test_step(self, batch, batch_idx, dataloader_idx=0):
+        logs = self.validation_pass(batch, batch_idx, dataloader_idx=dataloader_idx)
+        test_logs = {name.replace("val_", "test_"): value for name, value in logs.items()}
+        loaders = self.trainer.test_dataloaders if self.trainer is not None else None
+        if self._multiple_loaders(loaders):
+            self.test_step_outputs[dataloader_idx].append(test_logs)
+        else:
+            self.test_step_outputs.append(test_logs)
+        return test_logs
+
+    def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        """(signal, len, transcript, transcript_len, sample_id) -> [(sample_id, text), ...]."""
+        signal, signal_len, _, _, sample_id = batch
+        log_probs, encoded_len, _ = self.forward(input_signal=signal, input_signal_length=signal_len)
+        hyps = self.decoding.ctc_decoder_predictions_tensor(log_probs, decoder_lengths=encoded_len,
+                                                            return_hypotheses=False)
+        return list(zip(sample_id.cpu().tolist(), [h.text for h in hyps]))
+
+    @property
+    def adapter_module_names(self) -> List[str]:
+        return ["", "encoder", "decoder"]
