@@ -54,6 +54,10 @@ def mlflow_logger(experiment_name: str, version: Optional[str], kwargs: Any = No
     kwargs = {k: v for k, v in _as_dict(kwargs).items() if v is not None}
     kwargs.setdefault("experiment_name", experiment_name)
     kwargs.setdefault("run_name", version or None)
+    uri = kwargs.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if not uri or uri.startswith("file:"):
+        # NeMo's default store is a local folder (`save_dir`); recent MLflow wants an explicit opt-in for it.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return MLFlowLogger(**kwargs)
 
 
