@@ -274,6 +274,8 @@ class T5InverseSquareRootAnnealing(_StepPolicy):
 
 
 def _poly(base_lr, min_lr, step, decay_steps, power, cycle):
+    if decay_steps <= 0:  # nothing left to decay over
+        return min_lr
     if cycle:
         decay_steps = decay_steps * (1 if step == 0 else math.ceil(step / decay_steps))
     else:
@@ -309,6 +311,11 @@ class _HoldAnnealing(WarmupHoldPolicy):
         super().__init__(optimizer, warmup_steps=warmup_steps, warmup_ratio=warmup_ratio, hold_steps=hold_steps,
                          hold_ratio=hold_ratio, max_steps=max_steps, min_lr=min_lr, last_epoch=last_epoch)
 
+    def _progress(self, step):
+        """Fraction of the decay phase done at `step` (1.0 when the hold reaches max_steps)."""
+        span = self.max_steps - self.hold_steps
+        return (step - self.hold_steps) / span if span > 0 else 1.0
+
 
 class PolynomialHoldDecayAnnealing(_HoldAnnealing):
     """Warmup, hold, then polynomial decay counted from the end of the hold."""
@@ -331,15 +338,14 @@ class WarmupHoldAnnealLinear(_HoldAnnealing):
     """Warmup, hold, then linear decay from B to `min_lr` at `max_steps`."""
 
     def _decay(self, step, base_lr):
-        return base_lr - (base_lr - self.min_lr) * (step - self.hold_steps) / (self.max_steps - self.hold_steps)
+        return base_lr - (base_lr - self.min_lr) * self._progress(step)
 
 
 class WarmupHoldAnnealOneMinusSquareRoot(_HoldAnnealing):
     """Warmup, hold, then `max(min_lr, B * (1 - sqrt(progress)))`."""
 
     def _decay(self, step, base_lr):
-        progress = (step - self.hold_steps) / (self.max_steps - self.hold_steps)
-        return max(self.min_lr, base_lr * (1.0 - progress**0.5))
+        return max(self.min_lr, base_lr * (1.0 - self._progress(step) ** 0.5))
 
 
 # The seed's fourteen in the seed's printing order, then the policies NeMo added later.
@@ -504,6 +510,8 @@ def _is_unset(max_steps: Any) -> bool:
 
 def _resolve_max_steps(config: Dict[str, Any], max_steps: Any, train_dataloader) -> Optional[int]:
     """An explicit positive `max_steps`, else one computed from the trainer facts (`t_*`) and the loader."""
+    if isinstance(max_steps, float) and max_steps.is_integer():  # e.g. `max_steps: 1e4` in YAML
+        max_steps = int(max_steps)
     if not _is_unset(max_steps):
         if not isinstance(max_steps, int) or max_steps < 0:
             raise ValueError(f"optim.sched.max_steps must be a positive integer or -1 (computed), got {max_steps!r}")

@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from nemo.core.config.optimizers import AVAILABLE_OPTIMIZER_PARAMS
 from nemo.core.optim.lr_scheduler import _is_unset, check_kwargs, prepare_lr_scheduler
 from nemo.core.optim.optimizers import get_optimizer_class, parse_optimizer_args
 from nemo.utils import logging
@@ -74,8 +75,6 @@ def switch_optimizer(optim_section: Any, name: str) -> Dict[str, Any]:
 
 def _name_for_params(source: Any) -> Dict[str, str]:
     """`{'name': <optimizer>}` when `source` is an instance of a registered params dataclass, else `{}`."""
-    from nemo.core.config.optimizers import AVAILABLE_OPTIMIZER_PARAMS
-
     for key, params_cls in AVAILABLE_OPTIMIZER_PARAMS.items():
         if type(source) is params_cls and key.endswith("_params") and key != "optim_params":
             return {"name": key[: -len("_params")]}

@@ -197,3 +197,11 @@ def test_no_warnings_on_normal_stepping():
         for _ in range(6):
             optimizer.step()
             sched.step()
+
+
+@pytest.mark.parametrize("cls", [L.WarmupHoldAnnealLinear, L.WarmupHoldAnnealOneMinusSquareRoot,
+                                 L.PolynomialHoldDecayAnnealing])
+def test_hold_reaching_max_steps_ends_at_min_lr(cls):
+    lrs = [g[0] for g in trace(cls, dict(warmup_steps=2, hold_steps=8, min_lr=0.1), steps=12)]
+    assert lrs[2:10] == pytest.approx([1.0] * 8)
+    assert lrs[10:] == pytest.approx([0.1, 0.1])

@@ -335,3 +335,8 @@ def test_switch_optimizer_helper_for_the_runner():
     assert list(switched) == ["name", "lr", "sched"] and switched["lr"] == 0.01
     assert switched["sched"]["name"] == "CosineAnnealing"
     assert switch_optimizer("novograd", "sgd") == {"name": "sgd"}
+
+
+def test_integral_float_max_steps_from_yaml():
+    _, sched = setup(OmegaConf.create("lr: 0.1\nsched: {name: CosineAnnealing, max_steps: 1.0e+2}"))
+    assert sched["scheduler"].max_steps == 100
