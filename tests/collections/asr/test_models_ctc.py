@@ -173,3 +173,19 @@ def test_training_loss_falls_and_nemo_metric_names_are_logged(tmp_path):
     results = trainer.test(model, verbose=False)[0]
     assert {"test_loss", "test_wer"} <= set(results)
     assert 0.0 <= results["test_wer"]
+
+
+def test_onnx_export_matches_pytorch(golden_model, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    path = tmp_path / "qn.onnx"
+    example = (torch.randn(2, 64, 160), torch.tensor([160, 160]))
+    golden_model.export(str(path), input_example=example)
+    session = ort.InferenceSession(str(path))
+    assert [i.name for i in session.get_inputs()] == ["audio_signal"]
+    assert [o.name for o in session.get_outputs()] == ["logprobs"]
+    features = torch.randn(3, 64, 96)  # other batch and time sizes: the axes are dynamic
+    (got,) = session.run(None, {"audio_signal": features.numpy()})
+    with torch.no_grad():
+        expected = golden_model.forward_for_export(features, torch.full((3,), 96))
+    assert np.abs(got - expected.numpy()).max() < 1e-4
+    assert golden_model.encoder.encoder[0].mconv[0].use_mask  # masking restored after export

@@ -95,7 +95,6 @@ class ConvASREncoder(NeuralModule, Exportable):
         self._feat_out = feat_in
         self.encoder = nn.Sequential(*blocks)
         self.apply(lambda m: init_weights(m, mode=init_mode))
-        self.max_audio_length = 0
 
     @property
     def input_types(self):
@@ -122,6 +121,11 @@ class ConvASREncoder(NeuralModule, Exportable):
         length = torch.full((max_batch,), max_dim, dtype=torch.long, device=device)
         return signal, length
 
+    @property
+    def disabled_deployment_input_names(self):
+        """Exported graphs run unmasked over the whole input, so `length` is not an input."""
+        return ["length"]
+
     def _prepare_for_export(self, **kwargs):
         """Export runs without masking: masked convs become plain convs over the whole input."""
         for m in self.modules():
@@ -136,7 +140,6 @@ class ConvASREncoder(NeuralModule, Exportable):
 
     @typecheck()
     def forward(self, audio_signal: torch.Tensor, length: Optional[torch.Tensor] = None):
-        self.max_audio_length = max(self.max_audio_length, audio_signal.size(-1))
         outputs, lens = self.encoder(([audio_signal], length))
         if length is None:
             return outputs[-1]
