@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence
 
+import numpy as np
 import torch
 
 from nemo.collections.asr.parts.preprocessing.manifest import ManifestError, filter_entries, read_manifest, split_manifest_paths
@@ -23,16 +24,19 @@ def _speech_collate_fn(batch: Sequence[tuple], pad_id: int = 0):
     has_ids = len(batch[0]) == 5
     audio_present, tokens_present = batch[0][0] is not None, batch[0][2] is not None
     audio_signal = audio_lengths = tokens = token_lengths = None
+    # Padding is done in numpy: torch's small multi-threaded copies crawl on a busy CPU.
     if audio_present:
-        audio_lengths = torch.stack([torch.as_tensor(item[1], dtype=torch.long) for item in batch])
-        audio_signal = torch.zeros(len(batch), int(audio_lengths.max()), dtype=torch.float32)
+        audio_lengths = torch.tensor([int(item[1]) for item in batch], dtype=torch.long)
+        padded = np.zeros((len(batch), int(audio_lengths.max())), dtype=np.float32)
         for i, item in enumerate(batch):
-            audio_signal[i, : item[0].shape[0]] = item[0]
+            padded[i, : item[0].shape[0]] = np.asarray(item[0], dtype=np.float32)
+        audio_signal = torch.from_numpy(padded)
     if tokens_present:
-        token_lengths = torch.stack([torch.as_tensor(item[3], dtype=torch.long) for item in batch])
-        tokens = torch.full((len(batch), int(token_lengths.max())), pad_id, dtype=torch.long)
+        token_lengths = torch.tensor([int(item[3]) for item in batch], dtype=torch.long)
+        padded_tokens = np.full((len(batch), int(token_lengths.max())), pad_id, dtype=np.int64)
         for i, item in enumerate(batch):
-            tokens[i, : item[2].shape[0]] = item[2]
+            padded_tokens[i, : item[2].shape[0]] = np.asarray(item[2], dtype=np.int64)
+        tokens = torch.from_numpy(padded_tokens)
     if has_ids:
         sample_ids = torch.tensor([int(item[4]) for item in batch], dtype=torch.int32)
         return audio_signal, audio_lengths, tokens, token_lengths, sample_ids

@@ -41,7 +41,7 @@ class WhiteNoisePerturbation(Perturbation):
 
     def perturb(self, data: AudioSegment, rng: np.random.Generator) -> None:
         level_db = rng.uniform(self._min_level, self._max_level)
-        noise = rng.standard_normal(data._samples.shape).astype(np.float32) * np.float32(10.0 ** (level_db / 20.0))
+        noise = rng.standard_normal(data._samples.shape, dtype=np.float32) * np.float32(10.0 ** (level_db / 20.0))
         data._samples = data._samples + noise
 
 
@@ -120,16 +120,30 @@ class TimeStretchPerturbation(Perturbation):
         data._samples = phase_vocoder_stretch(data._samples, rate, self._n_fft)
 
 
+def _stft(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
+    padded = np.pad(x, (n_fft // 2, n_fft // 2))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    return np.fft.rfft(frames * window, axis=1).T  # (F, T)
+
+
+def _istft(spec: np.ndarray, n_fft: int, hop: int, window: np.ndarray, length: int) -> np.ndarray:
+    frames = np.fft.irfft(spec.T, n=n_fft, axis=1) * window
+    total = n_fft + hop * (frames.shape[0] - 1)
+    out, norm = np.zeros(total), np.zeros(total)
+    for i, frame in enumerate(frames):
+        out[i * hop : i * hop + n_fft] += frame
+        norm[i * hop : i * hop + n_fft] += window**2
+    out = out / np.where(norm > 1e-8, norm, 1.0)
+    out = out[n_fft // 2 :][:length]
+    return np.pad(out, (0, length - out.size))
+
+
 def phase_vocoder_stretch(samples: np.ndarray, rate: float, n_fft: int = 512) -> np.ndarray:
     """Time-stretch a mono signal by `rate` (output length ~ len / rate) keeping its pitch."""
-    import torch
-
     hop = n_fft // 4
-    window = torch.hann_window(n_fft, dtype=torch.float64)
-    x = torch.from_numpy(np.asarray(samples, dtype=np.float64))
-    spec = torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True).numpy()  # (F, T)
-    n_frames = spec.shape[1]
-    steps = np.arange(0, n_frames, rate)
+    window = np.hanning(n_fft + 1)[:-1]  # periodic Hann
+    spec = _stft(np.asarray(samples, dtype=np.float64), n_fft, hop, window)
+    steps = np.arange(0, spec.shape[1], rate)
     spec = np.pad(spec, ((0, 0), (0, 2)))
     lo = np.floor(steps).astype(np.int64)
     alpha = (steps - lo)[None, :]
@@ -138,12 +152,11 @@ def phase_vocoder_stretch(samples: np.ndarray, rate: float, n_fft: int = 512) ->
     advance = np.linspace(0, np.pi * hop, spec.shape[0])[:, None]  # expected phase advance per hop
     dphase = np.angle(c1) - np.angle(c0) - advance
     dphase = dphase - 2.0 * np.pi * np.round(dphase / (2.0 * np.pi))
-    increments = advance + dphase
-    phase = np.angle(spec[:, :1]) + np.concatenate([np.zeros_like(increments[:, :1]), np.cumsum(increments, axis=1)[:, :-1]], axis=1)
-    stretched = torch.from_numpy(mag * np.exp(1j * phase))
-    length = int(round(len(samples) / rate))
-    out = torch.istft(stretched, n_fft, hop, window=window, center=True, length=length)
-    return out.numpy().astype(np.float32)
+    phase = np.angle(spec[:, :1]) + np.concatenate(
+        [np.zeros_like(dphase[:, :1]), np.cumsum(advance + dphase, axis=1)[:, :-1]], axis=1
+    )
+    out = _istft(mag * np.exp(1j * phase), n_fft, hop, window, int(round(len(samples) / rate)))
+    return out.astype(np.float32)
 
 
 perturbation_types: Dict[str, Type[Perturbation]] = {

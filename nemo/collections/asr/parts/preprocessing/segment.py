@@ -71,19 +71,18 @@ def resample(
         g = math.gcd(int(orig_sr), int(target_sr))
         up, down = int(target_sr) // g, int(orig_sr) // g
     if 0 < up <= 2000:
-        import torch
-
-        bank = _polyphase_bank(up, down, cutoff, half)
+        bank = _polyphase_bank(up, down, cutoff, half)  # (up, K)
         frames = -(-n_out // up)
-        needed = (frames - 1) * down + bank.shape[1]
         left = half - 1
-        padded = np.zeros((x.shape[1], max(needed, left + n_in)), dtype=np.float32)
-        padded[:, left : left + n_in] = x.T
-        with torch.no_grad():
-            y = torch.nn.functional.conv1d(
-                torch.from_numpy(padded)[:, None, :], torch.from_numpy(bank)[:, None, :], stride=down
-            )  # (channels, up, frames)
-        out = y.transpose(1, 2).reshape(x.shape[1], -1)[:, :n_out].T.numpy()
+        length = max((frames - 1) * down + bank.shape[1], left + n_in)
+        out = np.empty((frames * up, x.shape[1]), dtype=np.float32)
+        for c in range(x.shape[1]):
+            padded = np.zeros(length, dtype=np.float32)
+            padded[left : left + n_in] = x[:, c]
+            windows = np.lib.stride_tricks.sliding_window_view(padded, bank.shape[1])[::down][:frames]
+            # row m, phase p -> output m * up + p; einsum avoids multi-threaded BLAS (slow on busy CPUs)
+            out[:, c] = np.einsum("fk,pk->fp", windows, bank).reshape(-1)
+        out = out[:n_out]
     else:
         out = _resample_direct(x.astype(np.float64), ratio, n_out, cutoff, half)
     out = np.ascontiguousarray(out, dtype=np.float32)
