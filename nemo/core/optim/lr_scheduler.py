@@ -20,6 +20,10 @@ from nemo.core.config.schedulers import AVAILABLE_SCHEDULER_PARAMS, register_sch
 from nemo.utils import logging
 
 
+class MaxStepsUnavailableError(ValueError):
+    """A scheduler needs `max_steps` and neither the config nor a trainer/loader provides it."""
+
+
 def _steps(steps: Optional[float], ratio: Optional[float], max_steps: Optional[int], what: str) -> int:
     """`steps`, or `int(ratio * max_steps)`, or 0; giving both is an error."""
     if steps is not None and ratio is not None:
@@ -577,7 +581,7 @@ def prepare_lr_scheduler(optimizer, scheduler_config: Any, train_dataloader=None
             and accepted["max_steps"].default is inspect.Parameter.empty:
         why = ("there is no train dataloader to count batches in" if "t_max_epochs" in config
                else "there is no trainer to compute it from")
-        raise ValueError(f"Scheduler '{name}' needs max_steps: optim.sched.max_steps is not set and {why}. "
+        raise MaxStepsUnavailableError(f"Scheduler '{name}' needs max_steps: optim.sched.max_steps is not set and {why}. "
                          "Set optim.sched.max_steps (or trainer.max_steps), or attach a trainer and training data.")
     check_kwargs("Scheduler", name, cls, kwargs)
     scheduler = cls(optimizer, **kwargs)

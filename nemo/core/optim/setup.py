@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemo.core.config.optimizers import AVAILABLE_OPTIMIZER_PARAMS
-from nemo.core.optim.lr_scheduler import _is_unset, check_kwargs, prepare_lr_scheduler
+from nemo.core.optim.lr_scheduler import MaxStepsUnavailableError, _is_unset, check_kwargs, prepare_lr_scheduler
 from nemo.core.optim.optimizers import get_optimizer_class, parse_optimizer_args
 from nemo.utils import logging
 
@@ -197,6 +197,13 @@ def setup_optimization(
         sched = _plain(sched)
         if trainer is not None and isinstance(sched, dict):
             sched = _add_trainer_facts(sched, trainer, getattr(model, "_train_dl", None))
-    scheduler = prepare_lr_scheduler(optimizer, sched, train_dataloader=getattr(model, "_train_dl", None))
+    try:
+        scheduler = prepare_lr_scheduler(optimizer, sched, train_dataloader=getattr(model, "_train_dl", None))
+    except MaxStepsUnavailableError as e:
+        if trainer is not None:
+            raise
+        # configure_optimizers() rebuilds from cfg.optim at fit(), when the trainer can size the schedule.
+        logging.warning(f"{e} No scheduler until a trainer is attached; fit() builds it.")
+        scheduler = None
     _persist(model, config)
     return optimizer, scheduler

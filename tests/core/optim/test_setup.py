@@ -137,8 +137,6 @@ def test_quartznet_golden_optim_section():
          r"Scheduler 'CosineAnnealing' .* does not accept argument\(s\) \['warmup_stepz'\]"),
         ({"name": "adam", "lr": 0.1, "sched": {"name": "CyclicLR", "max_steps": 5}},
          r"needs argument\(s\) \['base_lr', 'max_lr'\]"),
-        ({"name": "adam", "lr": 0.1, "sched": {"name": "CosineAnnealing"}},
-         r"needs max_steps: .*there is no trainer"),
         ({"name": "adam", "lr": 0.1, "sched": {"name": "CosineAnnealing", "max_steps": -5}}, r"positive integer"),
         ({"name": "adam", "lr": 0.1, "sched": {"name": "CosineAnnealing", "max_steps": 5, "interval": "batch"}},
          r"interval must be 'step' or 'epoch'"),
@@ -147,6 +145,16 @@ def test_quartznet_golden_optim_section():
 def test_clear_errors_at_setup(optim, match):
     with pytest.raises(ValueError, match=match):
         setup(optim)
+
+
+def test_without_trainer_a_schedule_needing_max_steps_waits_for_fit():
+    model = Stand({"optim": {"name": "adam", "lr": 0.1, "sched": {"name": "CosineAnnealing"}}})
+    opt, sched = setup_optimization(model)
+    assert type(opt) is torch.optim.Adam and sched is None
+    from nemo.core.optim.lr_scheduler import prepare_lr_scheduler
+
+    with pytest.raises(ValueError, match="needs max_steps: .*there is no trainer"):
+        prepare_lr_scheduler(opt, {"name": "CosineAnnealing"})
 
 
 def test_failed_setup_does_not_change_the_model_config():
