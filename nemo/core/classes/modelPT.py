@@ -354,6 +354,15 @@ class ModelPT(pl.LightningModule, Model):
     def load_from_checkpoint(cls, checkpoint_path, *args, map_location=None, hparams_file=None, strict=True, **kwargs):
         """Lightning's loader, without data setup. Artifacts are not in `.ckpt` files: models that
         need them must be restored from a `.nemo` with `restore_from`."""
+        if "cfg" not in kwargs and hparams_file is None:
+            # Our checkpoints store the config as plain containers; models expect a DictConfig.
+            try:
+                stored = torch.load(checkpoint_path, map_location="cpu", weights_only=True, mmap=True)
+                cfg = stored.get(cls.CHECKPOINT_HYPER_PARAMS_KEY, {}).get("cfg")
+            except Exception:  # e.g. a checkpoint with pickled DictConfigs: Lightning decides below
+                cfg = None
+            if isinstance(cfg, dict):
+                kwargs["cfg"] = OmegaConf.create(cfg)
         try:
             with restore_context.restoring(restore_context.RestoreContext(None)):
                 return super().load_from_checkpoint(

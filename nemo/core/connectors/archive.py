@@ -90,6 +90,9 @@ class NemoArchive:
             raise ArchiveError(f"{self.path} is not a readable .nemo archive (tar): {e}") from e
         if not infos:
             raise ArchiveError(f"{self.path} is not a .nemo archive: it holds no tar members")
+        last_end = max(info.offset_data + -(-info.size // _BLOCK) * _BLOCK for info in infos)
+        if size < last_end + 2 * _BLOCK:
+            raise ArchiveError(f"{self.path} is truncated: the tar end-of-archive blocks are missing")
         for info in infos:
             name = self._check_info(info)
             if name is None or info.isdir():
