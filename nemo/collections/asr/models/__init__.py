@@ -1,4 +1,5 @@
 """ASR models."""
 
 from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecModel  # noqa: F401
+from nemo.collections.asr.models.ctc_bpe_models import EncDecCTCModelBPE  # noqa: F401
 from nemo.collections.asr.models.ctc_models import EncDecCTCModel  # noqa: F401

@@ -46,7 +46,7 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel):
             decoding_cfg = OmegaConf.structured(CTCDecodingConfig)
             with open_dict(self._cfg):
                 self._cfg.decoding = decoding_cfg
-        self.decoding = CTCDecoding(self._cfg.decoding, vocabulary=self._vocabulary_list())
+        self.decoding = self._build_decoding(self._cfg.decoding)
         self._wer = self._make_wer()
         self.setup_optimization_flags()
         self._check_interctc()
@@ -58,6 +58,10 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel):
         if isinstance(vocab, (ListConfig, DictConfig)):
             vocab = OmegaConf.to_container(vocab)
         return list(vocab)
+
+    def _build_decoding(self, decoding_cfg):
+        """The decoding object for this model's vocabulary (characters here)."""
+        return CTCDecoding(decoding_cfg, vocabulary=self._vocabulary_list())
 
     def _make_loss(self) -> CTCLoss:
         return CTCLoss(
@@ -106,7 +110,7 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel):
         del self.loss
         self.loss = self._make_loss()
         decoding_cfg = self._merged_decoding_cfg(decoding_cfg)
-        self.decoding = CTCDecoding(decoding_cfg, vocabulary=self._vocabulary_list())
+        self.decoding = self._build_decoding(decoding_cfg)
         self._wer = self._make_wer()
         with open_dict(self._cfg):
             self._cfg.decoder = decoder_config
@@ -127,7 +131,7 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel):
     def change_decoding_strategy(self, decoding_cfg: Optional[DictConfig] = None, verbose: bool = True):
         """Rebuild decoding (and WER) from `decoding_cfg` merged over the defaults."""
         decoding_cfg = self._merged_decoding_cfg(decoding_cfg)
-        self.decoding = CTCDecoding(decoding_cfg, vocabulary=self._vocabulary_list())
+        self.decoding = self._build_decoding(decoding_cfg)
         self._wer = WER(
             decoding=self.decoding,
             use_cer=self._wer.use_cer,
@@ -146,16 +150,22 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel):
         from nemo.collections.asr.data import audio_to_text_dataset as factories
 
         config = self._prepare_data_config(config, shuffle=config.get("shuffle", False))
-        dataset = factories.get_audio_to_text_char_dataset_from_config(
+        dataset = self._build_dataset(config)
+        if dataset is None:
+            return None
+        return factories.build_dataloader(dataset, config, shuffle=config.get("shuffle", False))
+
+    def _build_dataset(self, config: DictConfig):
+        """Character dataset for one data config (None without a manifest)."""
+        from nemo.collections.asr.data.audio_to_text_dataset import get_audio_to_text_char_dataset_from_config
+
+        return get_audio_to_text_char_dataset_from_config(
             config,
             local_rank=getattr(self, "local_rank", 0),
             global_rank=getattr(self, "global_rank", 0),
             world_size=self.world_size,
             preprocessor_cfg=self._cfg.get("preprocessor"),
         )
-        if dataset is None:
-            return None
-        return factories.build_dataloader(dataset, config, shuffle=config.get("shuffle", False))
 
     def _prepare_data_config(self, config, shuffle: bool) -> DictConfig:
         """A copy of `config` with the default shuffle and the model's sample_rate/labels injected."""

@@ -1,0 +1,88 @@
+"""EncDecCTCModelBPE: the CTC model over SentencePiece subwords, tokenizer kept as artifacts (spec §3)."""
+
+import copy
+from typing import Optional, Union
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from nemo.collections.asr.models.ctc_models import EncDecCTCModel
+from nemo.collections.asr.parts.mixins.mixins import ASRBPEMixin
+from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding
+from nemo.core.classes.modelPT import _to_dictconfig
+from nemo.utils import logging
+
+__all__ = ["EncDecCTCModelBPE"]
+
+
+class EncDecCTCModelBPE(EncDecCTCModel, ASRBPEMixin):
+    """CTC over subword units; blank id = number of SentencePiece pieces."""
+
+    def __init__(self, cfg: DictConfig, trainer=None):
+        cfg = _to_dictconfig(cfg)
+        if "tokenizer" not in cfg:
+            raise ValueError("`cfg` must have `tokenizer` config to create a tokenizer !")
+        tokenizer_cfg = self._setup_tokenizer(cfg.tokenizer)
+        vocabulary = self.tokenizer.tokenizer.get_vocab()
+        with open_dict(cfg):
+            cfg.tokenizer = tokenizer_cfg
+            cfg.decoder.vocabulary = list(vocabulary.keys())
+            if cfg.decoder.get("num_classes", -1) < 1:
+                logging.info(f"\nReplacing placeholder number of classes ({cfg.decoder.get('num_classes')}) with "
+                             f"actual number of classes - {len(vocabulary)}")
+                cfg.decoder.num_classes = len(vocabulary)
+        super().__init__(cfg=cfg, trainer=trainer)
+        self._register_tokenizer_artifacts()
+
+    def _build_decoding(self, decoding_cfg):
+        return CTCBPEDecoding(decoding_cfg, tokenizer=self.tokenizer)
+
+    def _build_dataset(self, config: DictConfig):
+        """Subword dataset for one data config (None without a manifest)."""
+        from nemo.collections.asr.data.audio_to_text_dataset import get_audio_to_text_bpe_dataset_from_config
+
+        return get_audio_to_text_bpe_dataset_from_config(
+            config,
+            local_rank=getattr(self, "local_rank", 0),
+            global_rank=getattr(self, "global_rank", 0),
+            world_size=self.world_size,
+            tokenizer=self.tokenizer,
+            preprocessor_cfg=self._cfg.get("preprocessor"),
+        )
+
+    def change_vocabulary(
+        self,
+        new_tokenizer_dir: Union[str, DictConfig],
+        new_tokenizer_type: str,
+        decoding_cfg: Optional[DictConfig] = None,
+    ):
+        """Switch to another tokenizer directory: new tokenizer artifacts, decoder head, loss, decoding, WER."""
+        if isinstance(new_tokenizer_dir, DictConfig):
+            tokenizer_cfg = copy.deepcopy(new_tokenizer_dir)
+        else:
+            import os
+
+            if not os.path.isdir(str(new_tokenizer_dir)):
+                raise NotADirectoryError(f"New tokenizer dir must be non-empty path to a directory. But I got: "
+                                         f"{new_tokenizer_dir}")
+            tokenizer_cfg = OmegaConf.create({"dir": str(new_tokenizer_dir), "type": new_tokenizer_type})
+        self._setup_tokenizer(tokenizer_cfg)
+        for key in ("model_path", "vocab_path", "spe_tokenizer_vocab"):
+            self.artifacts.pop(f"tokenizer.{key}", None)
+        self._register_tokenizer_artifacts()
+        vocabulary = list(self.tokenizer.tokenizer.get_vocab().keys())
+        decoder_config = copy.deepcopy(self._cfg.decoder)
+        with open_dict(decoder_config):
+            decoder_config.vocabulary = vocabulary
+            decoder_config.num_classes = len(vocabulary)
+        del self.decoder
+        self.decoder = self.from_config_dict(decoder_config)
+        del self.loss
+        self.loss = self._make_loss()
+        decoding_cfg = self._merged_decoding_cfg(decoding_cfg)
+        self.decoding = self._build_decoding(decoding_cfg)
+        self._wer = self._make_wer()
+        with open_dict(self._cfg):
+            self._cfg.decoder = decoder_config
+            self._cfg.decoding = decoding_cfg
+        self.cfg = self._cfg
+        logging.info(f"Changed tokenizer to {vocabulary} vocabulary.")

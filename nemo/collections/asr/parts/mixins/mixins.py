@@ -1,0 +1,107 @@
+"""ASRBPEMixin: a SentencePiece tokenizer from a `tokenizer: {dir, type}` config, kept as `.nemo` artifacts (spec §10.2)."""
+
+import os
+from typing import Dict, Optional
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from nemo.core.connectors import restore_context
+from nemo.utils import logging
+
+_ARTIFACT_KEYS = ("model_path", "vocab_path", "spe_tokenizer_vocab")
+_DEFAULT_NAMES = {"model_path": "tokenizer.model", "vocab_path": "vocab.txt", "spe_tokenizer_vocab": "tokenizer.vocab"}
+
+
+def _resolve(src: Optional[str]) -> Optional[str]:
+    """A real path for `src`: `nemo:<member>` resolves inside the archive being restored."""
+    if src is None:
+        return None
+    src = str(src)
+    if src.startswith("nemo:"):
+        ctx = restore_context.current()
+        if ctx is None or not ctx.has(src[5:]):
+            raise FileNotFoundError(f"tokenizer artifact {src} is not in the archive being restored")
+        return ctx.artifact_path(src[5:])
+    return os.path.abspath(os.path.expanduser(src))
+
+
+class ASRBPEMixin:
+    """Builds `self.tokenizer` (SentencePiece, type `bpe`) and registers its files as artifacts."""
+
+    def _setup_tokenizer(self, tokenizer_cfg: DictConfig) -> DictConfig:
+        """Load the tokenizer named by `tokenizer_cfg`; returns the config with the file keys filled in.
+
+        Works before `ModelPT.__init__` (so data loaders can use the tokenizer); call
+        `_register_tokenizer_artifacts()` once the model config exists.
+        """
+        from nemo.collections.common.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        tokenizer_cfg = OmegaConf.create(OmegaConf.to_container(tokenizer_cfg, resolve=True))
+        if tokenizer_cfg.get("special_tokens") is not None:
+            raise ValueError("`special_tokens` are no longer supported for SentencePiece based tokenizers.")
+        tokenizer_type = str(tokenizer_cfg.get("type", "")).lower()
+        if tokenizer_type != "bpe":
+            raise ValueError(f"tokenizer type {tokenizer_type!r} is not supported here; use type: bpe (SentencePiece)")
+        tokenizer_dir = tokenizer_cfg.get("dir")
+        with open_dict(tokenizer_cfg):
+            tokenizer_cfg.type = tokenizer_type
+            for key in _ARTIFACT_KEYS:
+                if tokenizer_cfg.get(key) is None:
+                    if tokenizer_dir is None:
+                        if key == "spe_tokenizer_vocab":
+                            continue
+                        raise ValueError(f"tokenizer config needs `dir` or `{key}`")
+                    tokenizer_cfg[key] = os.path.join(str(tokenizer_dir), _DEFAULT_NAMES[key])
+        self.tokenizer_dir = tokenizer_dir
+        self.tokenizer_type = tokenizer_type
+        model_path = _resolve(tokenizer_cfg.model_path)
+        self.tokenizer = SentencePieceTokenizer(model_path=model_path)
+        vocab_path = _resolve(tokenizer_cfg.vocab_path)
+        if not os.path.isfile(vocab_path):
+            raise FileNotFoundError(f"tokenizer vocab file not found: {vocab_path}")
+        self._tokenizer_cfg_pending = tokenizer_cfg
+        self._attach_vocabulary()
+        return tokenizer_cfg
+
+    def _attach_vocabulary(self) -> None:
+        """NeMo's convention: the inner SentencePiece object carries vocab_size and get_vocab()."""
+        inner = self.tokenizer.tokenizer
+        vocabulary: Dict[str, int] = {}
+        for i in range(self.tokenizer.vocab_size):
+            piece = self.tokenizer.ids_to_tokens([i])[0]
+            vocabulary[piece] = i + 1
+        inner.vocab_size = len(vocabulary)
+        inner.get_vocab = lambda: vocabulary
+        inner.all_special_tokens = self.tokenizer.special_token_to_id
+
+    def _register_tokenizer_artifacts(self) -> None:
+        """Record the tokenizer files so `save_to` packs them; rewrites `cfg.tokenizer.*` paths."""
+        tokenizer_cfg = self._tokenizer_cfg_pending
+        with open_dict(self._cfg):
+            self._cfg.tokenizer = tokenizer_cfg
+        for key in _ARTIFACT_KEYS:
+            src = tokenizer_cfg.get(key)
+            if src is None:
+                continue
+            try:
+                path = self.register_artifact(f"tokenizer.{key}", src, verify_src_exists=(key != "spe_tokenizer_vocab"))
+            except FileNotFoundError:
+                path = None
+            if key == "spe_tokenizer_vocab":
+                self.spe_vocab_path = path
+            elif key == "vocab_path":
+                self.vocab_path = path
+        self.cfg = self._cfg
+
+    def save_tokenizers(self, directory: str) -> None:
+        """Copy the tokenizer's files (model, vocab.txt, tokenizer.vocab) into `directory`."""
+        import shutil
+
+        os.makedirs(directory, exist_ok=True)
+        for key in _ARTIFACT_KEYS:
+            item = self.artifacts.get(f"tokenizer.{key}") if getattr(self, "artifacts", None) else None
+            if item is not None and item.path and os.path.isfile(item.path):
+                shutil.copyfile(item.path, os.path.join(directory, _DEFAULT_NAMES[key]))
+            elif key != "spe_tokenizer_vocab":
+                logging.warning(f"tokenizer file {key} is not registered; not saved")
