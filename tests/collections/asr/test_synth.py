@@ -54,6 +54,12 @@ def test_tiny_corpus_is_byte_identical_across_runs(tmp_path):
         assert info.frames <= e.duration * 16000 < info.frames + 2 and 0.3 < e.duration < 8
     lines = [json.loads(x) for x in open(first["dev"])]
     assert not os.path.isabs(lines[0]["audio_filepath"]) and "speaker" in lines[0]
+    # same arguments: reused without touching the files; other arguments: regenerated
+    before = os.path.getmtime(first["train"])
+    assert synth.synthesize_corpus(str(tmp_path / "a"), num_train=3, num_dev=1, num_test=1, seed=7) == first
+    assert os.path.getmtime(first["train"]) == before
+    synth.synthesize_corpus(str(tmp_path / "a"), num_train=2, num_dev=1, num_test=1, seed=7)
+    assert len(read_manifest(first["train"])) == 2
 
 
 @needs_espeak
@@ -65,7 +71,7 @@ def test_cli_single_speaker(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "Wrote 2 utterances" in result.stdout
+    assert "Corpus of 2 utterances ready" in result.stdout
     lines = [json.loads(x) for x in open(out / "train_manifest.json")]
     assert {x["speaker"] for x in lines} == {"en-us"}
     assert sf.info(str(out / lines[0]["audio_filepath"])).samplerate == 22050

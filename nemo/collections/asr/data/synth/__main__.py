@@ -19,18 +19,19 @@ def main(argv=None) -> int:
     p.add_argument("--single-speaker", action="store_true", help="one voice at a fixed rate and pitch (for TTS)")
     p.add_argument("--voice", action="append", default=None, help="voice(s) to use, e.g. en-us+m3 (repeatable)")
     p.add_argument("--jobs", type=int, default=None, help="parallel espeak-ng processes (default: up to 4)")
+    p.add_argument("--force", action="store_true", help="regenerate even if DIR holds a corpus made with the same arguments")
     a = p.parse_args(argv)
     start = time.time()
     try:
         manifests = synthesize_corpus(
             a.out, a.num_train, a.num_dev, a.num_test, seed=a.seed, sample_rate=a.sample_rate,
-            single_speaker=a.single_speaker, voices=a.voice, jobs=a.jobs,
+            single_speaker=a.single_speaker, voices=a.voice, jobs=a.jobs, force=a.force,
         )
     except EspeakNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     total = a.num_train + a.num_dev + a.num_test
-    print(f"Wrote {total} utterances in {time.time() - start:.1f} s:")
+    print(f"Corpus of {total} utterances ready in {time.time() - start:.1f} s:")
     for split, path in manifests.items():
         print(f"  {split}: {path}")
     return 0

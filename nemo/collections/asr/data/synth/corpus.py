@@ -94,13 +94,24 @@ def synthesize_corpus(
     single_speaker: bool = False,
     voices: Optional[Sequence[str]] = None,
     jobs: Optional[int] = None,
+    force: bool = False,
 ) -> Dict[str, str]:
     """Make wavs under `out_dir/wavs/<split>/` and `<split>_manifest.json` files; returns {split: manifest path}.
 
     Identical arguments give identical text, voices and audio bytes. Paths in the manifests are relative.
+    A corpus already made in `out_dir` with the same arguments is reused unless `force`.
     """
     espeak.espeak_path()  # fail early with the install hint
     counts = {"train": num_train, "dev": num_dev, "test": num_test}
+    params = {"counts": counts, "seed": seed, "sample_rate": sample_rate, "single_speaker": single_speaker,
+              "voices": list(voices) if voices else None, "version": 1}
+    stamp = os.path.join(out_dir, "corpus.json")
+    existing = {split: os.path.join(out_dir, f"{split}_manifest.json") for split in SPLITS}
+    if not force and os.path.exists(stamp) and all(os.path.exists(p) for p in existing.values()):
+        with open(stamp, encoding="utf-8") as f:
+            if json.load(f) == params:
+                logging.info("Reusing the corpus in %s (same parameters)", out_dir)
+                return existing
     plan = plan_corpus(counts, seed=seed, voices=voices, single_speaker=single_speaker)
     os.makedirs(out_dir, exist_ok=True)
     jobs = jobs or min(4, max(1, (os.cpu_count() or 1)))
@@ -117,6 +128,8 @@ def synthesize_corpus(
                     f.write(json.dumps(line) + "\n")
         os.replace(tmp, path)
         manifests[split] = path
+    with open(stamp, "w", encoding="utf-8") as f:
+        json.dump(params, f, indent=1)
     hours = sum(line["duration"] for line in lines) / 3600.0
     logging.info("Synthesised %d utterances (%.2f h) in %.1f s into %s", len(lines), hours, time.time() - start, out_dir)
     return manifests
