@@ -329,11 +329,19 @@ def get_log_dir(
     return log_dir, exp_dir, name, version
 
 
-def _move_previous_run_files(log_dir: Path) -> None:
-    """Move files left in `log_dir` by an earlier run into `log_dir/run_<N>/` (TensorBoard events stay)."""
+def _move_previous_run_files(log_dir: Path, multi_node: bool = False) -> None:
+    """Move files left in `log_dir` by an earlier run into `log_dir/run_<N>/` (TensorBoard events stay).
+
+    With several nodes, other ranks' log files may belong to this run (their node started first), so they stay.
+    """
     if not log_dir.is_dir():
         return
-    files = [p for p in log_dir.iterdir() if p.is_file() and not p.name.startswith("events.out.tfevents")]
+
+    def keep(p: Path) -> bool:
+        other_rank_log = p.name.startswith("nemo_log_globalrank-") and not p.name.startswith("nemo_log_globalrank-0_")
+        return p.name.startswith("events.out.tfevents") or (multi_node and other_rank_log)
+
+    files = [p for p in log_dir.iterdir() if p.is_file() and not keep(p)]
     if not files:
         return
     target = log_dir / f"run_{len(list(log_dir.glob('run_*')))}"
@@ -674,7 +682,7 @@ def exp_manager(trainer: Any, cfg: Optional[Union[DictConfig, Dict]] = None) -> 
         resume_from_checkpoint=cfg.resume_from_checkpoint,
     )
     if global_rank == 0:
-        _move_previous_run_files(log_dir)
+        _move_previous_run_files(log_dir, multi_node=trainer.num_nodes > 1)
     log_dir.mkdir(parents=True, exist_ok=True)
     logging.info(f"Experiments will be logged at {log_dir}")
     trainer._default_root_dir = str(log_dir)
