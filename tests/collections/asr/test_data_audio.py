@@ -77,3 +77,15 @@ def test_segment_gain_pad_subsegment():
     assert seg.num_samples == 1800 and seg.samples[0] == 0
     seg.subsegment(0.0, 0.05)
     assert seg.num_samples == 800
+
+
+@pytest.mark.parametrize("frame, hop", [(2048, 512), (2000, 512)])
+def test_trim_matches_naive_frame_energy(frame, hop):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(30000) * np.r_[np.full(7000, 1e-4), np.ones(16000), np.full(7000, 1e-4)]).astype(np.float32)
+    padded = np.pad(x.astype(np.float64), (frame // 2, frame // 2))
+    n = 1 + (padded.size - frame) // hop
+    power = np.array([np.mean(padded[i * hop : i * hop + frame] ** 2) for i in range(n)])
+    loud = np.flatnonzero(10 * np.log10(power / power.max()) > -60)
+    expected = x[loud[0] * hop : min(x.size, (loud[-1] + 1) * hop)]
+    assert np.array_equal(trim_silence(x, 60, frame, hop), expected)

@@ -99,8 +99,15 @@ def trim_silence(
     pad = frame_length // 2
     padded = np.pad(mono.astype(np.float64), (pad, pad))
     n_frames = 1 + (padded.size - frame_length) // hop_length
-    idx = np.arange(frame_length)[None, :] + hop_length * np.arange(n_frames)[:, None]
-    power = np.mean(padded[idx] ** 2, axis=1)
+    squares = padded * padded
+    if frame_length % hop_length == 0:  # frame energy = sum of whole hop-sized blocks
+        per_frame = frame_length // hop_length
+        blocks = squares[: (n_frames - 1 + per_frame) * hop_length].reshape(-1, hop_length).sum(axis=1)
+        power = np.lib.stride_tricks.sliding_window_view(blocks, per_frame).sum(axis=1)[:n_frames] / frame_length
+    else:
+        cumulative = np.concatenate([[0.0], np.cumsum(squares)])
+        starts = hop_length * np.arange(n_frames)
+        power = np.maximum(cumulative[starts + frame_length] - cumulative[starts], 0.0) / frame_length
     ref = power.max()
     if ref <= 0:
         return samples[:0]
