@@ -9,6 +9,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from nemo.collections.asr.losses.ctc import CTCLoss
 from nemo.collections.asr.metrics.wer import WER
 from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecModel
+from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
 from nemo.core.classes.common import typecheck
 from nemo.core.neural_types import AudioSignal, LabelsType, LengthsType, LogprobsType, NeuralType, SpectrogramType
@@ -17,7 +18,7 @@ from nemo.utils import logging
 __all__ = ["EncDecCTCModel"]
 
 
-class EncDecCTCModel(ASRModel, ExportableEncDecModel):
+class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin):
     """CTC speech recogniser over characters (QuartzNet, Jasper, Citrinet-style encoders)."""
 
     def __init__(self, cfg: DictConfig, trainer=None):
@@ -144,6 +145,39 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel):
         self.cfg = self._cfg
         if verbose:
             logging.info(f"Changed decoding strategy to \n{OmegaConf.to_yaml(decoding_cfg)}")
+
+    # --------------------------------------------------------------- transcribe
+    def transcribe(
+        self,
+        audio,
+        batch_size: int = 4,
+        return_hypotheses: bool = False,
+        num_workers: int = 0,
+        channel_selector=None,
+        augmentor=None,
+        verbose: bool = True,
+        timestamps: Optional[bool] = None,
+        override_config: Optional[TranscribeConfig] = None,
+        **config_kwargs,
+    ):
+        """Transcribe files, a manifest, arrays or a DataLoader; `timestamps=True` adds char/word/segment times."""
+        if override_config is not None:
+            timestamps = override_config.timestamps
+        if timestamps is not None:
+            decoding_cfg = copy.deepcopy(self._cfg.decoding)
+            with open_dict(decoding_cfg):
+                decoding_cfg.compute_timestamps = bool(timestamps)
+                decoding_cfg.preserve_alignments = bool(timestamps)
+            if timestamps:
+                return_hypotheses = True
+                if override_config is not None:
+                    override_config.return_hypotheses = True
+            self.change_decoding_strategy(decoding_cfg, verbose=False)
+        return super().transcribe(
+            audio, batch_size=batch_size, return_hypotheses=return_hypotheses, num_workers=num_workers,
+            channel_selector=channel_selector, augmentor=augmentor, verbose=verbose, timestamps=timestamps,
+            override_config=override_config, **config_kwargs,
+        )
 
     # --------------------------------------------------------------------- data
     def _setup_dataloader_from_config(self, config: Optional[Dict]):

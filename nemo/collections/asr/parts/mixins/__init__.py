@@ -1,3 +1,8 @@
 """Model mixins for the ASR collection."""
 
 from nemo.collections.asr.parts.mixins.mixins import ASRBPEMixin  # noqa: F401
+from nemo.collections.asr.parts.mixins.transcription import (  # noqa: F401
+    ASRTranscriptionMixin,
+    InternalTranscribeConfig,
+    TranscribeConfig,
+)
