@@ -67,13 +67,14 @@ def test_cli_single_speaker(tmp_path):
     out = tmp_path / "tts"
     result = subprocess.run(
         [sys.executable, "-m", "nemo.collections.asr.data.synth", "--out", str(out), "--num-train", "2",
-         "--num-dev", "0", "--num-test", "0", "--single-speaker", "--sample-rate", "22050"],
+         "--num-dev", "0", "--num-test", "0", "--single-speaker", "--sample-rate", "22050", "--digit-fraction", "0"],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "Corpus of 2 utterances ready" in result.stdout
     lines = [json.loads(x) for x in open(out / "train_manifest.json")]
     assert {x["speaker"] for x in lines} == {"en-us"}
+    assert all(not set(x["text"].split()) <= set(text.DIGITS) for x in lines)  # sentences only
     assert sf.info(str(out / lines[0]["audio_filepath"])).samplerate == 22050
     assert (out / "dev_manifest.json").read_text() == ""
 

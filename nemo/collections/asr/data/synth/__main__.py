@@ -19,6 +19,7 @@ def main(argv=None) -> int:
     p.add_argument("--single-speaker", action="store_true", help="one voice at a fixed rate and pitch (for TTS)")
     p.add_argument("--voice", action="append", default=None, help="voice(s) to use, e.g. en-us+m3 (repeatable)")
     p.add_argument("--jobs", type=int, default=None, help="parallel espeak-ng processes (default: up to 4)")
+    p.add_argument("--digit-fraction", type=float, default=0.4, help="share of digit strings (the rest are sentences)")
     p.add_argument("--force", action="store_true", help="regenerate even if DIR holds a corpus made with the same arguments")
     a = p.parse_args(argv)
     start = time.time()
@@ -26,6 +27,7 @@ def main(argv=None) -> int:
         manifests = synthesize_corpus(
             a.out, a.num_train, a.num_dev, a.num_test, seed=a.seed, sample_rate=a.sample_rate,
             single_speaker=a.single_speaker, voices=a.voice, jobs=a.jobs, force=a.force,
+            digit_fraction=a.digit_fraction,
         )
     except EspeakNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)

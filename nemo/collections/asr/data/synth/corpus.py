@@ -95,6 +95,7 @@ def synthesize_corpus(
     voices: Optional[Sequence[str]] = None,
     jobs: Optional[int] = None,
     force: bool = False,
+    digit_fraction: float = 0.4,
 ) -> Dict[str, str]:
     """Make wavs under `out_dir/wavs/<split>/` and `<split>_manifest.json` files; returns {split: manifest path}.
 
@@ -104,7 +105,7 @@ def synthesize_corpus(
     espeak.espeak_path()  # fail early with the install hint
     counts = {"train": num_train, "dev": num_dev, "test": num_test}
     params = {"counts": counts, "seed": seed, "sample_rate": sample_rate, "single_speaker": single_speaker,
-              "voices": list(voices) if voices else None, "version": 1}
+              "voices": list(voices) if voices else None, "digit_fraction": digit_fraction, "version": 1}
     stamp = os.path.join(out_dir, "corpus.json")
     existing = {split: os.path.join(out_dir, f"{split}_manifest.json") for split in SPLITS}
     if not force and os.path.exists(stamp) and all(os.path.exists(p) for p in existing.values()):
@@ -112,7 +113,7 @@ def synthesize_corpus(
             if json.load(f) == params:
                 logging.info("Reusing the corpus in %s (same parameters)", out_dir)
                 return existing
-    plan = plan_corpus(counts, seed=seed, voices=voices, single_speaker=single_speaker)
+    plan = plan_corpus(counts, seed=seed, voices=voices, single_speaker=single_speaker, digit_fraction=digit_fraction)
     os.makedirs(out_dir, exist_ok=True)
     jobs = jobs or min(4, max(1, (os.cpu_count() or 1)))
     start = time.time()
