@@ -165,3 +165,15 @@ def test_dataloader_workers_repeat_when_torch_is_seeded():
     # items 0 and 1 come from different workers, whose first draws must differ
     noise0, noise1 = first[0] - _segment(0.1, 200).samples, first[1] - _segment(0.1, 210).samples
     assert not np.allclose(noise0, noise1)
+
+
+def test_ranks_draw_different_augmentations_without_a_seed():
+    cfg = {"white_noise": {"prob": 1.0, "min_level": -40, "max_level": -20}}
+    torch.manual_seed(0)
+    rank0 = _run(process_augmentations(cfg, global_rank=0), n=2)
+    torch.manual_seed(0)
+    rank0_again = _run(process_augmentations(cfg, global_rank=0), n=2)
+    torch.manual_seed(0)
+    rank1 = _run(process_augmentations(cfg, global_rank=1), n=2)
+    assert all(np.array_equal(a, b) for a, b in zip(rank0, rank0_again))
+    assert not any(np.array_equal(a, b) for a, b in zip(rank0, rank1))

@@ -179,12 +179,13 @@ class AudioAugmentor:
     """Applies each `(prob, perturbation)` with its probability, in order or shuffled.
 
     Randomness: with `seed` set, the main process draws from `seed`; inside a DataLoader worker the
-    stream is re-derived from `(seed, worker seed)`, and the worker seed comes from torch's RNG, so a
-    run repeats whenever torch is seeded (e.g. `seed_everything`). Without `seed`, torch's seed is used.
+    stream is re-derived from `(seed, rank, worker seed)`, and the worker seed comes from torch's RNG, so
+    a run repeats whenever torch is seeded (e.g. `seed_everything`). Without `seed`, torch's seed is used.
     """
 
-    def __init__(self, perturbations: Optional[List[Tuple[float, Perturbation]]] = None, rng=None, shuffle: bool = False, seed: Optional[int] = None):
+    def __init__(self, perturbations: Optional[List[Tuple[float, Perturbation]]] = None, rng=None, shuffle: bool = False, seed: Optional[int] = None, rank: int = 0):
         self._pipeline = list(perturbations or [])
+        self.rank = int(rank)  # keeps ranks apart even when all ranks seed torch alike
         self.shuffle = shuffle
         self.seed = seed
         self._rng: Optional[np.random.Generator] = rng if isinstance(rng, np.random.Generator) else None
@@ -208,10 +209,11 @@ class AudioAugmentor:
         if info is not None:
             key = ("worker", info.seed)
             if self._rng_key != key:
-                self._rng = np.random.default_rng([0 if self.seed is None else int(self.seed), info.seed % 2**63])
+                self._rng = np.random.default_rng([0 if self.seed is None else int(self.seed), self.rank, info.seed % 2**63])
                 self._rng_key = key
         elif self._rng is None or (isinstance(self._rng_key, tuple)):
-            self._rng = np.random.default_rng(torch.initial_seed() if self.seed is None else int(self.seed))
+            seed = [torch.initial_seed() % 2**63, self.rank] if self.seed is None else int(self.seed)
+            self._rng = np.random.default_rng(seed)
             self._rng_key = "main"
         return self._rng
 
@@ -274,6 +276,6 @@ def process_augmentations(augmenter, global_rank: int = 0, world_size: int = 1) 
             pipeline.append((prob, perturbation_types[name](**kwargs)))
         except TypeError as err:
             raise ValueError(f"Augmentation '{name}': bad parameters {sorted(kwargs)}: {err}") from err
-    augmentor = AudioAugmentor(perturbations=pipeline, shuffle=shuffle, seed=seed)
+    augmentor = AudioAugmentor(perturbations=pipeline, shuffle=shuffle, seed=seed, rank=global_rank)
     logging.debug("Built %r", augmentor)
     return augmentor
