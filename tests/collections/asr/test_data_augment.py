@@ -177,3 +177,20 @@ def test_ranks_draw_different_augmentations_without_a_seed():
     rank1 = _run(process_augmentations(cfg, global_rank=1), n=2)
     assert all(np.array_equal(a, b) for a, b in zip(rank0, rank0_again))
     assert not any(np.array_equal(a, b) for a, b in zip(rank0, rank1))
+
+
+def test_noise_from_manifest_at_requested_snr(tmp_path):
+    import json
+
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    sf.write(str(tmp_path / "n.wav"), (0.3 * rng.standard_normal(4000)).astype(np.float32), 8000)  # shorter, other rate
+    (tmp_path / "noise.json").write_text(json.dumps({"audio_filepath": "n.wav", "duration": 0.5}) + "\n")
+    aug = process_augmentations({"seed": 0, "noise": {"prob": 1.0, "manifest_path": str(tmp_path / "noise.json"), "min_snr_db": 10, "max_snr_db": 10}})
+    seg = _segment(1.0)
+    clean = seg.samples.copy()
+    aug.perturb(seg)
+    added = seg.samples - clean
+    snr = 10 * np.log10(np.mean(clean.astype(np.float64) ** 2) / np.mean(added.astype(np.float64) ** 2))
+    assert seg.num_samples == clean.size and snr == pytest.approx(10.0, abs=0.05)

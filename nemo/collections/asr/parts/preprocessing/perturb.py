@@ -120,6 +120,39 @@ class TimeStretchPerturbation(Perturbation):
         data._samples = phase_vocoder_stretch(data._samples, rate, self._n_fft)
 
 
+class NoisePerturbation(Perturbation):
+    """Adds a random clip from a noise manifest at an SNR drawn from [min_snr_db, max_snr_db].
+
+    The noise is tiled when shorter than the signal and cut at a random offset when longer;
+    its gain is capped at `max_gain_db`.
+    """
+
+    def __init__(self, manifest_path, min_snr_db: float = 10, max_snr_db: float = 50, max_gain_db: float = 300.0, orig_sr: int = 16000, rng=None):
+        from nemo.collections.asr.parts.preprocessing.manifest import read_manifest
+
+        self._entries = read_manifest(manifest_path)
+        if not self._entries:
+            raise ValueError(f"noise manifest {manifest_path} has no entries")
+        self._min_snr_db, self._max_snr_db, self._max_gain_db = float(min_snr_db), float(max_snr_db), float(max_gain_db)
+
+    def __repr__(self) -> str:
+        return f"NoisePerturbation({len(self._entries)} clips, snr=[{self._min_snr_db}, {self._max_snr_db}] dB)"
+
+    def perturb(self, data: AudioSegment, rng: np.random.Generator) -> None:
+        entry = self._entries[int(rng.integers(len(self._entries)))]
+        noise = AudioSegment.from_file(entry.audio_file, target_sr=data.sample_rate, offset=entry.offset, duration=entry.duration, channel_selector="average").samples
+        if noise.size == 0 or data.num_samples == 0:
+            return
+        if noise.size < data.num_samples:
+            noise = np.tile(noise, -(-data.num_samples // noise.size))
+        start = int(rng.integers(noise.size - data.num_samples + 1))
+        noise = noise[start : start + data.num_samples]
+        noise_db = 10.0 * np.log10(max(float(np.mean(np.square(noise, dtype=np.float64))), 1e-20))
+        snr_db = rng.uniform(self._min_snr_db, self._max_snr_db)
+        gain_db = min(data.rms_db - noise_db - snr_db, self._max_gain_db)
+        data._samples = data._samples + noise * np.float32(10.0 ** (gain_db / 20.0))
+
+
 def _stft(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
     padded = np.pad(x, (n_fft // 2, n_fft // 2))
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
@@ -165,6 +198,7 @@ perturbation_types: Dict[str, Type[Perturbation]] = {
     "shift": ShiftPerturbation,
     "speed": SpeedPerturbation,
     "time_stretch": TimeStretchPerturbation,
+    "noise": NoisePerturbation,
 }
 
 
