@@ -71,9 +71,9 @@ def make_trainer(tmp_path, callbacks, **kwargs):
     from lightning.pytorch.loggers import CSVLogger
 
     kwargs.setdefault("max_epochs", 3)
+    kwargs.setdefault("enable_checkpointing", False)
     return pl.Trainer(
-        accelerator="cpu", devices=1, logger=CSVLogger(tmp_path, name="run"), log_every_n_steps=1,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
+        accelerator="cpu", devices=1, logger=CSVLogger(tmp_path, name="run"), log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
         **kwargs,
     )
 
@@ -145,3 +145,21 @@ def test_max_steps_from_lightning_when_data_is_passed_to_fit(tmp_path):
     trainer.fit(model, train_dataloaders=DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=4))
     assert model._scheduler["scheduler"].max_steps == 6  # 6 batches / 2 accumulated x 2 epochs
     assert trainer.global_step == 6
+
+
+@pytest.mark.slow
+def test_resume_from_checkpoint_continues_the_schedule(tmp_path):
+    """Optimizer and scheduler state survive a Lightning checkpoint (loaded with weights_only)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1, every_n_epochs=1, filename="{epoch}")
+    first = make_trainer(tmp_path, [ckpt], enable_checkpointing=True)
+    first.fit(TinyRegression(model_cfg(), trainer=first))
+
+    record = RecordLogged()
+    resumed = make_trainer(tmp_path, [record], enable_checkpointing=True)
+    model = TinyRegression(model_cfg(), trainer=resumed)
+    resumed.fit(model, ckpt_path=str(tmp_path / "ckpt" / "epoch=0.ckpt"))
+    assert resumed.global_step == 30
+    assert record.lrs == pytest.approx([expected_cosine(k) for k in range(10, 30)], rel=1e-6)
+    assert model._optimizer.state[model.decoder.weight]["step"] == 30
