@@ -189,3 +189,29 @@ def test_onnx_export_matches_pytorch(golden_model, tmp_path):
         expected = golden_model.forward_for_export(features, torch.full((3,), 96))
     assert np.abs(got - expected.numpy()).max() < 1e-4
     assert golden_model.encoder.encoder[0].mconv[0].use_mask  # masking restored after export
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_forward_matches_cpu_and_bf16_training_step(golden_model, golden, tmp_path):
+    cpu_log_probs = _run_golden_input(golden_model, golden)[0]
+    model = EncDecCTCModel.restore_from(str(golden / "quartznet_small_nemo.nemo"), map_location="cuda").eval()
+    signal = torch.from_numpy(np.load(golden / "quartznet_small_input.npy"))[None].cuda()
+    allow = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        with torch.no_grad():
+            log_probs = model(input_signal=signal, input_signal_length=torch.tensor([signal.shape[1]], device="cuda"))[0]
+    finally:
+        torch.backends.cudnn.allow_tf32 = allow
+    assert (log_probs.cpu() - cpu_log_probs).abs().max() < 1e-3
+    model.train()
+    manifest = _write_corpus(tmp_path)
+    model.setup_training_data({"manifest_filepath": manifest, "batch_size": 3, "shuffle": True})
+    batch = [t.cuda() for t in next(iter(model.train_dataloader()))]
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = model.training_step(batch, 0)["loss"]
+    loss.backward()
+    assert torch.isfinite(loss) and model.decoder.decoder_layers[0].weight.grad is not None
+    hyps = model.transcribe([np.load(golden / "quartznet_small_input.npy")], verbose=False)
+    assert len(hyps) == 1 and model.training
