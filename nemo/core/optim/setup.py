@@ -187,9 +187,13 @@ def setup_optimization(
     if trainer is None:
         logging.warning("Trainer wasn't specified in model constructor. Make sure that you really wanted it.")
 
-    if hasattr(model, "setup_optimizer_param_groups"):
+    if callable(getattr(model, "setup_optimizer_param_groups", None)):  # a model's own grouping (NeMo hook)
         model.setup_optimizer_param_groups()
-    param_groups = getattr(model, "_optimizer_param_groups", None) or build_param_groups(model)
+        param_groups = model._optimizer_param_groups
+    else:
+        param_groups = build_param_groups(model)
+        if hasattr(model, "_optimizer_param_groups"):
+            model._optimizer_param_groups = param_groups
     optimizer = build_optimizer(param_groups, config, optim_kwargs)
 
     sched = config.get("sched")

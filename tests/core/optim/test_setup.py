@@ -348,3 +348,23 @@ def test_switch_optimizer_helper_for_the_runner():
 def test_integral_float_max_steps_from_yaml():
     _, sched = setup(OmegaConf.create("lr: 0.1\nsched: {name: CosineAnnealing, max_steps: 1.0e+2}"))
     assert sched["scheduler"].max_steps == 100
+
+
+def test_model_hook_for_custom_param_groups():
+    class Custom(Stand):
+        def setup_optimizer_param_groups(self):
+            self._optimizer_param_groups = [{"params": list(self.decoder.parameters()), "lr": 0.5}]
+
+    opt, _ = setup_optimization(Custom({"optim": {"name": "sgd", "lr": 0.1}}))
+    assert len(opt.param_groups) == 1 and opt.param_groups[0]["lr"] == 0.5
+
+
+def test_param_groups_are_rebuilt_on_every_call():
+    model = Stand({"optim": {"name": "sgd", "lr": 0.1}})
+    model._optimizer_param_groups = None
+    setup_optimization(model)
+    assert len(model._optimizer_param_groups) == 1
+    with open_dict(model.cfg):
+        model.cfg.optim_param_groups = {"decoder": {"lr": 0.01}}
+    opt, _ = setup_optimization(model)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
