@@ -199,3 +199,16 @@ def test_resolvers_registered_on_import():
 
     cfg = OmegaConf.create({"a": 3, "b": "${multiply:${a},4}", "c": "${sum:${a},0.5}"})
     assert cfg.b == 12 and cfg.c == 3.5
+
+
+def test_bare_optimizer_name_switches_optimizer(script, tmp_path):
+    (script.parent / "conf" / "opt.yaml").write_text(
+        "model:\n  optim:\n    name: novograd\n    lr: 0.01\n    betas: [0.8, 0.25]\n    weight_decay: 0.001\n"
+        "    sched:\n      name: CosineAnnealing\n"
+    )
+    out = result(run(script, "--config-name=opt", "model.optim=adam", "model.optim.lr=.0004",
+                     "model.optim.betas=[.8,.5]", cwd=tmp_path))
+    assert out["cfg"]["model"]["optim"] == {"name": "adam", "lr": 0.0004, "betas": [0.8, 0.5],
+                                            "sched": {"name": "CosineAnnealing"}}
+    out = result(run(script, "--config-name=opt", "model.optim=sgd", cwd=tmp_path))
+    assert out["cfg"]["model"]["optim"] == {"name": "sgd", "lr": 0.01, "sched": {"name": "CosineAnnealing"}}

@@ -6,11 +6,12 @@ no `outputs/` or `.hydra/` folders. Calling the decorated function with a `DictC
 
 import functools
 import os
+import re
 import sys
 import warnings
 from typing import Any, Callable, Optional
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 __all__ = ["hydra_runner"]
 
@@ -90,6 +91,47 @@ def _check_primary_yaml(task_function: Callable, config_path: Optional[str], con
         sys.exit(1)
 
 
+# `model.optim=adam`: a bare optimizer name given to an `optim` section.
+_OPTIM_SWITCH = re.compile(r"^(?P<key>(?:[A-Za-z_]\w*\.)*optim)=(?P<name>[A-Za-z_][\w-]*)$")
+
+
+def _split_optimizer_switches(overrides: list) -> tuple:
+    """Rewrite `<path>.optim=<name>` as `++<path>.optim.name=<name>` and remember the switch.
+
+    Hydra alone would replace the whole section by the string, and a later `model.optim.lr=...` would fail.
+    """
+    rewritten, switches = [], {}
+    for override in overrides:
+        match = _OPTIM_SWITCH.match(override)
+        if match and match.group("name") not in ("null", "true", "false"):
+            switches[match.group("key")] = match.group("name")
+            rewritten.append(f"++{match.group('key')}.name={match.group('name')}")
+        else:
+            rewritten.append(override)
+    return rewritten, switches
+
+
+def _apply_optimizer_switches(cfg: DictConfig, switches: dict, overrides: list) -> None:
+    """Keep `name`, `lr`, `sched` and the keys set on the command line; drop the old optimizer's other arguments."""
+    from nemo.core.optim.setup import switch_optimizer
+
+    for key, name in switches.items():
+        section = OmegaConf.select(cfg, key)
+        if not isinstance(section, DictConfig):
+            continue
+        explicit = set()
+        for override in overrides:
+            path = override.lstrip("+~").split("=", 1)[0]
+            if path.startswith(key + "."):
+                explicit.add(path[len(key) + 1 :].split(".")[0])
+        new = switch_optimizer(section, name)
+        for field in explicit - {"name"}:
+            if field in section:
+                new[field] = OmegaConf.to_container(section[field]) if OmegaConf.is_config(section[field]) else section[field]
+        with open_dict(cfg):
+            OmegaConf.update(cfg, key, new, merge=False)
+
+
 def _store_schema(schema: Any, config_name: str) -> None:
     from hydra.core.config_store import ConfigStore
 
@@ -117,7 +159,8 @@ def hydra_runner(
 
             parser = get_args_parser()
             args = parser.parse_args()
-            args.overrides = list(args.overrides) + list(_QUIET_OVERRIDES)
+            user_overrides, switches = _split_optimizer_switches(list(args.overrides))
+            args.overrides = user_overrides + list(_QUIET_OVERRIDES)
 
             _check_primary_yaml(task_function, args.config_path or config_path, args.config_name or config_name)
             if schema is not None:
@@ -134,6 +177,8 @@ def hydra_runner(
                 _store_schema(schema, name)
 
             def task(cfg: DictConfig) -> None:
+                if switches:
+                    _apply_optimizer_switches(cfg, switches, user_overrides)
                 if _full_errors():
                     task_function(cfg)
                     return
