@@ -69,6 +69,17 @@ def test_preprocessor_rejects_conflicting_window_arguments():
     assert pre.featurizer.n_fft == 512 and tuple(pre.featurizer.window.shape) == (400,)
 
 
+def test_preprocessor_pad_to_max_all_features_and_clamp_guard():
+    pre = AudioToMelSpectrogramPreprocessor(pad_to="max", normalize="all_features", log_zero_guard_type="clamp",
+                                            frame_splicing=2).eval()
+    max_frames = int(pre.featurizer.max_length)
+    assert max_frames == 1670  # frames of max_duration 16.7 s
+    feats, n = pre(input_signal=torch.randn(1, 8000), length=torch.tensor([8000]))
+    assert feats.shape == (1, 128, max_frames) and n.tolist() == [50]
+    valid = feats[0, :, :50]
+    assert abs(valid.mean().item()) < 1e-4 and abs(valid.std().item() - 1) < 1e-3
+
+
 # --- augmentation -------------------------------------------------------------------------------
 
 

@@ -246,7 +246,8 @@ class FilterbankFeatures(nn.Module):
         mask = torch.arange(max_len, device=x.device)[None, :] >= seq_len.to(x.device)[:, None]
         x = x.masked_fill(mask.unsqueeze(1), self.pad_value)
         if self.pad_to == "max":
-            x = F.pad(x, (0, int(self.max_length) - max_len), value=self.pad_value)
+            if int(self.max_length) > max_len:
+                x = F.pad(x, (0, int(self.max_length) - max_len), value=self.pad_value)
         elif isinstance(self.pad_to, int) and self.pad_to > 0:
             remainder = max_len % self.pad_to
             if remainder != 0:
