@@ -215,3 +215,30 @@ def test_cuda_forward_matches_cpu_and_bf16_training_step(golden_model, golden, t
     assert torch.isfinite(loss) and model.decoder.decoder_layers[0].weight.grad is not None
     hyps = model.transcribe([np.load(golden / "quartznet_small_input.npy")], verbose=False)
     assert len(hyps) == 1 and model.training
+
+
+def test_two_validation_sets_log_prefixed_corpus_wer(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = _write_corpus(tmp_path / "a", n=3), _write_corpus(tmp_path / "b", n=4)
+    cfg = _tiny_cfg(first)
+    cfg.validation_ds.manifest_filepath = [first, second]
+    cfg.validation_ds.name = ["clean", "other"]
+    del cfg.test_ds
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    model = EncDecCTCModel(cfg=cfg, trainer=trainer)
+    assert len(model.val_dataloader()) == 2
+    results = trainer.validate(model, verbose=False)
+    logged = trainer.callback_metrics
+    for name in ("val_loss", "val_wer", "clean_val_loss", "clean_val_wer", "other_val_loss", "other_val_wer"):
+        assert name in logged, name
+    assert logged["val_wer"] == logged["clean_val_wer"]  # the first loader's metrics also stay un-prefixed
+    assert len(results) == 2
+    # corpus WER over both batches (3 + 1 utterances), not the mean of per-batch WERs
+    from nemo.collections.asr.metrics.wer import word_error_rate
+
+    lines = [json.loads(line) for line in open(second)]
+    hyps = model.transcribe([str(tmp_path / "b" / x["audio_filepath"]) for x in lines], verbose=False)
+    expected = word_error_rate([h.text for h in hyps], [x["text"] for x in lines])
+    assert logged["other_val_wer"].item() == pytest.approx(expected)
