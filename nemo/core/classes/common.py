@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from nemo.core.classes.exceptions import ModelClassError, UnsafeTargetError
+from nemo.core.classes.mixins.hf_io_mixin import HuggingFaceFileIO
 
 # Namespaces whose classes a config may name with `_target_`/`target` without an explicit opt-in.
 ALLOWED_TARGET_PREFIXES: List[str] = ["nemo.", "torch.nn.", "torch.optim."]
@@ -232,14 +233,13 @@ class PretrainedModelInfo:
     sha256: Optional[str] = field(default=None, compare=False)
 
     def __repr__(self) -> str:
-        base = self.__class__.__name__
-        extras = f"\tclass_={self.class_.__name__ if isinstance(self.class_, type) else self.class_},\n" if self.class_ else ""
-        return (
-            f"{base}(\n\tpretrained_model_name={self.pretrained_model_name},\n"
+        text = (
+            f"{self.__class__.__name__}(\n\tpretrained_model_name={self.pretrained_model_name},\n"
             f"\tdescription={self.description},\n\tlocation={self.location}"
-            + (",\n" + extras.rstrip(",\n") if extras else "")
-            + "\n)"
         )
+        if self.class_ is not None:
+            text += f",\n\tclass_={self.class_}"
+        return text + "\n)"
 
     def __hash__(self) -> int:
         return hash(self.location)
@@ -247,14 +247,18 @@ class PretrainedModelInfo:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PretrainedModelInfo):
             return NotImplemented
-        return self.location == other.location
+        return hash(self) == hash(other) or self.pretrained_model_name == other.pretrained_model_name
 
     def __lt__(self, other: "PretrainedModelInfo") -> bool:
         return self.pretrained_model_name < other.pretrained_model_name
 
 
-class Model(Typing, Serialization, FileIO):
-    """Interface every NeMo model implements (ModelPT is the Lightning implementation)."""
+class Model(Typing, Serialization, FileIO, HuggingFaceFileIO):
+    """Interface every NeMo model implements (ModelPT is the Lightning implementation).
+
+    Pretrained checkpoints come from the catalogue data files (`nemo.core.classes.pretrained`),
+    the Hugging Face Hub or local paths; Hub upload and model cards come from `HuggingFaceFileIO`.
+    """
 
     @classmethod
     def list_available_models(cls) -> Optional[List[PretrainedModelInfo]]:
@@ -267,6 +271,42 @@ class Model(Typing, Serialization, FileIO):
     def get_available_model_names(cls) -> List[str]:
         """Names accepted by `from_pretrained` for this class."""
         return [info.pretrained_model_name for info in (cls.list_available_models() or [])]
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_name: str,
+        refresh_cache: bool = False,
+        override_config_path: Optional[str] = None,
+        map_location: Any = None,
+        strict: bool = True,
+        return_config: bool = False,
+        trainer: Any = None,
+        save_restore_connector: Any = None,
+        return_model_file: Optional[bool] = False,
+    ):
+        """Load a pretrained model by catalogue name, Hugging Face repo id (`org/name`) or local path.
+
+        Catalogue names are downloaded once into `$NEMO_CACHE_DIR` (default `~/.cache/nemo/models`),
+        resumably and checked against the catalogue's sha256; Hub repos go through
+        `huggingface_hub` (`HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE` honoured). Cached models load
+        without network access. `refresh_cache=True` downloads again; `return_model_file=True`
+        returns the local file/folder instead of a model; the other arguments go to `restore_from`.
+        """
+        from nemo.core.classes.pretrained import resolve_pretrained
+
+        path, class_ = resolve_pretrained(cls, model_name, refresh_cache=refresh_cache)
+        if return_model_file:
+            return path
+        return class_.restore_from(
+            restore_path=path,
+            override_config_path=override_config_path,
+            map_location=map_location,
+            strict=strict,
+            return_config=return_config,
+            trainer=trainer,
+            save_restore_connector=save_restore_connector,
+        )
 
 
 __all__: Sequence[str] = [

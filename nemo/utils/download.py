@@ -1,0 +1,304 @@
+"""Downloading pretrained `.nemo` files into the cache: resumable, verified, atomic.
+
+Only the standard library is used here (urllib), and the progress bar (tqdm) is imported when a
+download actually starts, so importing this module costs nothing.
+
+Cache layout: `<cache root>/<model name>/<md5 of the URL>/<file name>`, where the root is
+`$NEMO_CACHE_DIR` or `<$XDG_CACHE_HOME or ~/.cache>/nemo/models` (shared by every version of this
+package). A download goes to `<file>.part` beside the target, resumes from it with an HTTP Range
+request, is checked against the catalogue's size and sha256 when known, and is renamed into place.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from typing import Callable, Optional
+
+from nemo.core.classes.exceptions import NeMoBaseException
+
+_CHUNK = 1 << 20
+_STAMP_SUFFIX = ".verified.json"
+
+
+class PretrainedModelError(NeMoBaseException):
+    """A pretrained model cannot be found, downloaded or verified; the message says what to do."""
+
+
+class UnknownModelError(PretrainedModelError, FileNotFoundError):
+    """The name is not in the catalogue (or the Hub repo does not exist)."""
+
+
+class OfflineCacheMissError(PretrainedModelError, FileNotFoundError):
+    """Offline, and the model is not in the cache."""
+
+
+class DownloadError(PretrainedModelError, OSError):
+    """The network or the server failed."""
+
+
+class ChecksumError(DownloadError, ValueError):
+    """A downloaded file's size or sha256 does not match the catalogue."""
+
+
+class HubAuthError(PretrainedModelError, PermissionError):
+    """The hub refused the token (401/403)."""
+
+
+def cache_root() -> str:
+    """`$NEMO_CACHE_DIR`, else `<$XDG_CACHE_HOME or ~/.cache>/nemo/models` (absolute)."""
+    env = os.environ.get("NEMO_CACHE_DIR", "").strip()
+    if env:
+        return os.path.abspath(os.path.expanduser(env))
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.abspath(os.path.join(base, "nemo", "models"))
+
+
+def is_offline() -> bool:
+    """True when `HF_HUB_OFFLINE` or `NEMO_OFFLINE` is set to a true value (read on every call)."""
+    for key in ("HF_HUB_OFFLINE", "NEMO_OFFLINE"):
+        if os.environ.get(key, "").strip().lower() in ("1", "true", "yes", "on"):
+            return True
+    return False
+
+
+def progress_disabled() -> bool:
+    for key in ("NEMO_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        if os.environ.get(key, "").strip().lower() in ("1", "true", "yes", "on"):
+            return True
+    return False
+
+
+def ngc_cache_path(name: str, location: str, root: Optional[str] = None) -> str:
+    """Where the file for catalogue entry (`name`, `location`) lives in the cache."""
+    filename = location.rstrip("/").rsplit("/", 1)[-1] or f"{name}.nemo"
+    digest = hashlib.md5(location.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return os.path.join(root or cache_root(), _safe_dir(name), digest, filename)
+
+
+def _safe_dir(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".")
+    return cleaned or "model"
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------- verification
+def _stamp_path(path: str) -> str:
+    return os.path.join(os.path.dirname(path), "." + os.path.basename(path) + _STAMP_SUFFIX)
+
+
+def _file_key(path: str) -> dict:
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def verify_file(path: str, sha256: Optional[str] = None, size: Optional[int] = None) -> Optional[str]:
+    """None when `path` is a complete, readable `.nemo` matching `size`/`sha256`; else the reason.
+
+    The sha256 is computed once and remembered in a stamp file beside it (keyed by size and
+    mtime), so loading a cached multi-GB model does not re-hash it every time.
+    """
+    from nemo.core.classes.exceptions import ArchiveError
+
+    try:
+        key = _file_key(path)
+    except OSError as e:
+        return f"cannot read it: {e}"
+    if size is not None and key["size"] != int(size):
+        return f"it has {key['size']} bytes, the catalogue says {size}"
+    if sha256:
+        stamp = _read_stamp(path)
+        if stamp is None or stamp.get("key") != key or stamp.get("sha256") != sha256.lower():
+            actual = sha256_of(path)
+            if actual != sha256.lower():
+                return f"its sha256 is {actual}, the catalogue says {sha256.lower()}"
+            _write_stamp(path, {"key": key, "sha256": actual})
+    try:
+        from nemo.core.connectors.archive import NemoArchive
+
+        NemoArchive(path)
+    except ArchiveError as e:
+        return str(e)
+    return None
+
+
+def _read_stamp(path: str) -> Optional[dict]:
+    try:
+        with open(_stamp_path(path), "r", encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_stamp(path: str, data: dict) -> None:
+    target = _stamp_path(path)
+    tmp = target + f".{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, target)
+    except OSError:  # a read-only cache still works, it just re-hashes next time
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+
+
+def remove_cached(path: str) -> None:
+    for p in (path, _stamp_path(path)):
+        try:
+            os.remove(p)
+        except FileNotFoundError:
+            pass
+
+
+# -------------------------------------------------------------------------------------- download
+def download(
+    url: str,
+    dest: str,
+    *,
+    sha256: Optional[str] = None,
+    size: Optional[int] = None,
+    retries: int = 4,
+    timeout: float = 30.0,
+    backoff: float = 1.0,
+    progress: Optional[bool] = None,
+    headers: Optional[dict] = None,
+    _sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Download `url` to `dest` atomically and return `dest`.
+
+    Bytes go to `dest + ".part"`; an existing part file is resumed with `Range`, also across
+    retries after a dropped connection (back-off 1, 2, 4... s). A completed file whose size or
+    sha256 does not match the expected values is deleted and `ChecksumError` raised; only a
+    verified file is renamed to `dest`.
+    """
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    part = dest + ".part"
+    with _lock(dest + ".lock"):
+        if os.path.exists(dest):  # another process finished it while we waited for the lock
+            return dest
+        last_error: Optional[BaseException] = None
+        for attempt in range(max(1, retries)):
+            try:
+                _fetch(url, part, timeout, progress, headers or {})
+                break
+            except urllib.error.HTTPError as e:
+                if e.code == 416 and os.path.exists(part):  # part file already complete (or bogus)
+                    if size is not None and os.path.getsize(part) == int(size):
+                        break
+                    os.remove(part)
+                    last_error = e
+                    continue
+                if e.code in (401, 403, 404, 410):
+                    raise DownloadError(
+                        f"{url} answered HTTP {e.code} ({e.reason}). The catalogue entry may be outdated: "
+                        "check the URL, or download the .nemo yourself and use restore_from(path)."
+                    ) from e
+                last_error = e
+            except (urllib.error.URLError, OSError, http.client.HTTPException, _IncompleteRead) as e:
+                last_error = e
+            if attempt + 1 < retries:
+                _sleep(backoff * (2**attempt))
+        else:
+            reason = getattr(last_error, "reason", None) or last_error
+            raise DownloadError(
+                f"could not download {url} after {retries} attempts: {reason}. Check your network or proxy "
+                f"and try again (the partial file {part} is kept and will be resumed), or set "
+                "HF_HUB_OFFLINE=1 to use only cached models."
+            ) from last_error
+        actual_size = os.path.getsize(part)
+        if size is not None and actual_size != int(size):
+            os.remove(part)
+            raise ChecksumError(
+                f"downloaded {url} has {actual_size} bytes but the catalogue says {size}; the file was "
+                "discarded. Try again; if it persists the catalogue entry or the server is wrong."
+            )
+        if sha256:
+            actual = sha256_of(part)
+            if actual != sha256.lower():
+                os.remove(part)
+                raise ChecksumError(
+                    f"downloaded {url} has sha256 {actual} but the catalogue says {sha256.lower()}; the file "
+                    "was discarded. Try again; if it persists the catalogue entry or the server is wrong."
+                )
+        os.replace(part, dest)
+        if sha256:
+            _write_stamp(dest, {"key": _file_key(dest), "sha256": sha256.lower()})
+    return dest
+
+
+class _IncompleteRead(Exception):
+    pass
+
+
+def _fetch(url: str, part: str, timeout: float, progress: Optional[bool], headers: dict) -> None:
+    have = os.path.getsize(part) if os.path.exists(part) else 0
+    req = urllib.request.Request(url, headers={"User-Agent": "nemo-clean-room", **headers})
+    if have:
+        req.add_header("Range", f"bytes={have}-")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        status = getattr(resp, "status", 200)
+        if have and status != 206:  # server ignored Range: start over
+            have = 0
+        length = resp.headers.get("Content-Length")
+        total = have + int(length) if length is not None and length.isdigit() else None
+        bar = _progress_bar(total, have, os.path.basename(part[: -len(".part")]), progress)
+        received = 0
+        try:
+            with open(part, "ab" if have else "wb") as f:
+                while True:
+                    chunk = resp.read(_CHUNK)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+        if length is not None and length.isdigit() and received < int(length):
+            raise _IncompleteRead(f"connection closed after {received} of {length} bytes")
+
+
+def _progress_bar(total: Optional[int], initial: int, name: str, progress: Optional[bool]):
+    if progress is False or (progress is None and progress_disabled()):
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=f"Downloading {name}")
+
+
+class _lock:
+    """An exclusive lock file for one cache entry (filelock when installed, else none)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = None
+
+    def __enter__(self):
+        try:
+            from filelock import FileLock
+        except ImportError:
+            return self
+        self._lock = FileLock(self.path)
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        if self._lock is not None:
+            self._lock.release()
+        return False
