@@ -1,17 +1,14 @@
 """`exp_manager(trainer, cfg)`: give a Lightning `Trainer` a log directory, loggers, checkpointing and resume.
 
-The log dir is `<exp_dir>/<name>/<version>` (or `explicit_log_dir`). This module decides the dir and
-whether to resume; the loggers come from `nemo.utils.loggers` and the callbacks from
-`nemo.utils.callbacks`, each built by a small function from its part of the config.
+The log dir is `<exp_dir>/<name>/<version>` (or `explicit_log_dir`). This module holds the config dataclasses,
+decides the dir and wires the rest, each built by a small function from its part of the config:
+`nemo.utils.resume` (which checkpoint to continue from), `nemo.utils.run_files` (log files, cmd-args, git info),
+`nemo.utils.loggers` (TensorBoard, W&B, MLflow) and `nemo.utils.callbacks.from_config` (checkpointing, timing, ...).
 """
 
 import os
-import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from signal import Signals, SIGKILL
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -20,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from nemo.core.classes.exceptions import NeMoBaseException
 from nemo.utils import logging
+from nemo.utils.resume import NotFoundError, check_resume
+from nemo.utils.run_files import move_previous_run_files, setup_file_logging, write_run_files
 
 __all__ = [
     "ExpManagerConfig",
@@ -43,10 +42,6 @@ __all__ = [
 ]
 
 VERSION_ENV = "NEMO_EXPM_VERSION"
-
-
-class NotFoundError(NeMoBaseException, FileNotFoundError):
-    """Resume was requested but there is no checkpoint to resume from."""
 
 
 class LoggerMisconfigurationError(NeMoBaseException, ValueError):
@@ -329,239 +324,6 @@ def get_log_dir(
     return log_dir, exp_dir, name, version
 
 
-def _move_previous_run_files(log_dir: Path, multi_node: bool = False) -> None:
-    """Move files left in `log_dir` by an earlier run into `log_dir/run_<N>/` (TensorBoard events stay).
-
-    With several nodes, other ranks' log files may belong to this run (their node started first), so they stay.
-    """
-    if not log_dir.is_dir():
-        return
-
-    def keep(p: Path) -> bool:
-        other_rank_log = p.name.startswith("nemo_log_globalrank-") and not p.name.startswith("nemo_log_globalrank-0_")
-        return p.name.startswith("events.out.tfevents") or (multi_node and other_rank_log)
-
-    files = [p for p in log_dir.iterdir() if p.is_file() and not keep(p)]
-    if not files:
-        return
-    target = log_dir / f"run_{len(list(log_dir.glob('run_*')))}"
-    target.mkdir()
-    for path in files:
-        shutil.move(str(path), str(target / path.name))
-
-
-# ----------------------------------------------------------------------------------------------- resume
-
-
-def _finished(paths: List[Path]) -> List[Path]:
-    return [p for p in paths if not Path(str(p).removesuffix(".ckpt") + "-unfinished").exists()]
-
-
-def _newest(paths: List[Path]) -> Path:
-    return max(paths, key=lambda p: p.stat().st_mtime)
-
-
-def check_resume(
-    trainer: Any,
-    log_dir: Union[str, Path],
-    resume_if_exists: bool = False,
-    resume_past_end: bool = False,
-    resume_ignore_no_checkpoint: bool = False,
-    dirpath: Optional[str] = None,
-    resume_from_checkpoint: Optional[str] = None,
-) -> Optional[Path]:
-    """Pick the checkpoint to resume from and set `trainer.ckpt_path`; return it (or None to start fresh)."""
-    if not log_dir:
-        raise ValueError(f"Resuming requires the log_dir {log_dir} to be passed to exp_manager")
-    checkpoint: Optional[Path] = Path(resume_from_checkpoint) if resume_from_checkpoint else None
-
-    if resume_if_exists:
-        checkpoint_dir = Path(dirpath) if dirpath else Path(log_dir) / "checkpoints"
-        found_end = sorted(checkpoint_dir.rglob("*end.ckpt")) if checkpoint_dir.is_dir() else []
-        found_last = sorted(checkpoint_dir.rglob("*last.ckpt")) if checkpoint_dir.is_dir() else []
-        end, last = _finished(found_end), _finished(found_last)
-        if found_end and not end:
-            raise ValueError(f"End checkpoint {found_end[0]} is unfinished and cannot be used to resume the training.")
-        if found_last and not last:
-            raise ValueError(
-                f"Last checkpoint {found_last[0]} is unfinished and cannot be used to resume the training. "
-                "Please remove the checkpoint manually to avoid unexpected consequences, such as restarting "
-                "from scratch."
-            )
-        if not end and not last:
-            if not resume_ignore_no_checkpoint:
-                raise NotFoundError(f"There were no checkpoints found in {checkpoint_dir}. Cannot resume.")
-            start = f"from {resume_from_checkpoint}" if resume_from_checkpoint else "from scratch"
-            logging.warning(
-                "There were no checkpoints found in checkpoint_dir or no checkpoint folder at checkpoint_dir "
-                f":{checkpoint_dir}. Training {start}."
-            )
-        elif end:
-            if not resume_past_end:
-                raise ValueError(f"Found {end[0]} indicating that the last training run has already completed.")
-            if len(end) > 1 and "mp_rank" not in str(end[0]):
-                raise ValueError(f"Multiple checkpoints {end} that matches *end.ckpt.")
-            checkpoint = end[0]  # NeMo leaves this unset for a single end checkpoint and restarts silently
-        elif len(last) > 1:
-            if any(tag in str(last[0]) for tag in ("mp_rank", "tp_rank", "fsdp_shard")):
-                checkpoint = last[0].parent.parent / last[0].name
-            else:
-                # Two `-last` files exist when a run died between writing the new one and deleting
-                # the old one: the newest is the one to continue from.
-                checkpoint = _newest(last)
-                logging.warning(f"Multiple checkpoints {last} match *last.ckpt; resuming from the newest, {checkpoint}")
-        else:
-            checkpoint = last[0]
-
-    if checkpoint is not None:
-        if not Path(checkpoint).exists() and "://" not in str(checkpoint):
-            raise NotFoundError(f"resume_from_checkpoint {checkpoint} does not exist. Cannot resume.")
-        trainer.ckpt_path = str(checkpoint)
-        logging.info(f"Resuming training from checkpoint: {checkpoint}")
-    return checkpoint
-
-
-# ----------------------------------------------------------------------------------------------- files
-
-
-class _FileLogs:
-    """The log files exp_manager attached in this process, so the next call can detach them."""
-
-    handlers: List[Tuple[Any, Any]] = []
-
-    @classmethod
-    def detach(cls) -> None:
-        for logger, handler in cls.handlers:
-            logger.removeHandler(handler)
-            handler.close()
-        cls.handlers = []
-
-    @classmethod
-    def attach(cls, logger: Any, path: Path, level: int) -> None:
-        import logging as std_logging
-
-        handler = std_logging.FileHandler(path)
-        handler.setLevel(level)
-        formatter = logging.handlers[0].formatter if logging.handlers else None
-        handler.setFormatter(formatter)
-        logger.addHandler(handler)
-        if logger.level == std_logging.NOTSET or logger.level > level:
-            logger.setLevel(level)
-        cls.handlers.append((logger, handler))
-
-
-def _setup_file_logging(log_dir: Path, global_rank: int, local_rank: int, cfg: DictConfig) -> None:
-    import logging as std_logging
-
-    _FileLogs.detach()
-    testing = os.environ.get("NEMO_TESTING", "") not in ("", "0")
-    skip = (cfg.log_local_rank_0_only and local_rank != 0) or (cfg.log_global_rank_0_only and global_rank != 0)
-    if testing or not skip:
-        path = log_dir / f"nemo_log_globalrank-{global_rank}_localrank-{local_rank}.txt"
-        _FileLogs.attach(logging, path, std_logging.INFO)
-    if global_rank == 0:
-        _FileLogs.attach(logging, log_dir / "nemo_error_log.txt", std_logging.WARNING)
-        lightning_logger = std_logging.getLogger("lightning.pytorch")
-        _FileLogs.attach(lightning_logger, log_dir / "lightning_logs.txt", std_logging.INFO)
-        _FileLogs.attach(lightning_logger, log_dir / "nemo_error_log.txt", std_logging.WARNING)
-
-
-def _write_run_files(log_dir: Path, cfg: DictConfig) -> None:
-    for src in cfg.files_to_copy or []:
-        shutil.copy(Path(src), log_dir / Path(src).name)
-    (log_dir / "cmd-args.log").write_text(" ".join(sys.argv))
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
-        if head.returncode == 0:
-            diff = subprocess.run(["git", "diff"], capture_output=True, text=True, timeout=30)
-            with open(log_dir / "git-info.log", "a") as f:
-                f.write(f"commit hash: {head.stdout.strip()}\n")
-                f.write(diff.stdout)
-    except (OSError, subprocess.SubprocessError):
-        pass
-
-
-# ----------------------------------------------------------------------------------------------- callbacks
-
-
-def _parse_duration(value: str) -> timedelta:
-    parts = [int(p) for p in str(value).split(":")]
-    if len(parts) != 4:
-        raise ValueError(f"max_time_per_run must be DD:HH:MM:SS, got {value!r}")
-    days, hours, minutes, seconds = parts
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-
-
-def checkpoint_callback(cfg: DictConfig, log_dir: Path, name: str, trainer: Any):
-    """Build the `NeMoModelCheckpoint` from `checkpoint_callback_params`."""
-    from nemo.utils.callbacks import NeMoModelCheckpoint
-
-    params = OmegaConf.to_container(cfg.checkpoint_callback_params, resolve=True)
-    filepath = params.pop("filepath", None)
-    if filepath:
-        logging.warning("filepath is deprecated; use dirpath and filename instead")
-        params["dirpath"] = params.get("dirpath") or str(Path(filepath).parent)
-        params["filename"] = params.get("filename") or Path(filepath).name
-    params["dirpath"] = params.get("dirpath") or str(log_dir / "checkpoints")
-    monitor = params.get("monitor")
-    if not params.get("filename"):
-        params["filename"] = f"{name}--{{{monitor}:.4f}}-{{epoch}}" if monitor else f"{name}--{{epoch}}"
-    params["prefix"] = params.get("prefix") or name
-    if (params.get("every_n_train_steps") or params.get("train_time_interval")) and params.get("every_n_epochs") == 1:
-        # Lightning refuses two save triggers; a step or time trigger replaces the default epoch one.
-        params["every_n_epochs"] = None
-    interval = params.get("train_time_interval")
-    if isinstance(interval, dict):
-        params["train_time_interval"] = timedelta(**{k: v for k, v in interval.items() if k != "_target_"})
-    if monitor and "val" in monitor and trainer.max_epochs is not None and trainer.max_epochs != -1:
-        if trainer.max_epochs < trainer.check_val_every_n_epoch:
-            logging.error(
-                f"The checkpoint callback monitors {monitor}, but max_epochs ({trainer.max_epochs}) is less than "
-                f"check_val_every_n_epoch ({trainer.check_val_every_n_epoch}): validation never runs, so the "
-                "run will likely fail with 'monitor not found'."
-            )
-    return NeMoModelCheckpoint(**params)
-
-
-def build_callbacks(cfg: DictConfig, trainer: Any, log_dir: Path, name: str) -> List[Any]:
-    """Callbacks asked for by `cfg`, in NeMo's order (timing first)."""
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
-
-    from nemo.utils.callbacks import ResumeConfigDiff, StatelessTimer, TimingCallback
-    from nemo.utils.callbacks.ipl_epoch_stopper import IPLEpochStopper
-    from nemo.utils.callbacks.timing import DeltaTimingCallback
-
-    callbacks: List[Any] = []
-    if cfg.log_delta_step_timing:
-        callbacks.append(DeltaTimingCallback())
-    elif cfg.log_step_timing:
-        callbacks.append(TimingCallback(**OmegaConf.to_container(cfg.step_timing_kwargs)))
-    if cfg.ema.enable:
-        raise ValueError("exp_manager.ema.enable=True: EMA is not supported by this implementation")
-    if cfg.create_early_stopping_callback:
-        callbacks.append(EarlyStopping(**OmegaConf.to_container(cfg.early_stopping_callback_params)))
-    if cfg.create_ipl_epoch_stopper_callback:
-        callbacks.append(IPLEpochStopper(**OmegaConf.to_container(cfg.ipl_epoch_stopper_callback_params)))
-    if cfg.create_checkpoint_callback:
-        if any(isinstance(cb, ModelCheckpoint) for cb in trainer.callbacks):
-            raise CheckpointMisconfigurationError(
-                "The pytorch lightning trainer that was passed to exp_manager contained a ModelCheckpoint "
-                "and create_checkpoint_callback was set to True. Please either set create_checkpoint_callback "
-                "to False, or remove ModelCheckpoint from the lightning trainer"
-            )
-        callbacks.append(checkpoint_callback(cfg, log_dir, name, trainer))
-    callbacks.append(ResumeConfigDiff())
-    if cfg.max_time_per_run:
-        duration = _parse_duration(cfg.max_time_per_run)
-        trainer.callbacks[:] = [cb for cb in trainer.callbacks if not isinstance(cb, Timer)]
-        callbacks.append(StatelessTimer(duration=duration))
-    if cfg.create_straggler_detection_callback:
-        raise ValueError("create_straggler_detection_callback=True needs the optional package 'ptl_resiliency'")
-    if cfg.create_fault_tolerance_callback:
-        raise ValueError("create_fault_tolerance_callback=True needs the optional package 'ptl_resiliency'")
-    return callbacks
-
-
 # ----------------------------------------------------------------------------------------------- main
 
 
@@ -682,25 +444,27 @@ def exp_manager(trainer: Any, cfg: Optional[Union[DictConfig, Dict]] = None) -> 
         resume_from_checkpoint=cfg.resume_from_checkpoint,
     )
     if global_rank == 0:
-        _move_previous_run_files(log_dir, multi_node=trainer.num_nodes > 1)
+        move_previous_run_files(log_dir, multi_node=trainer.num_nodes > 1)
     log_dir.mkdir(parents=True, exist_ok=True)
     logging.info(f"Experiments will be logged at {log_dir}")
     trainer._default_root_dir = str(log_dir)
 
-    _setup_file_logging(log_dir, global_rank, local_rank, cfg)
+    setup_file_logging(log_dir, global_rank, local_rank, cfg)
 
     from nemo.utils.loggers import build_loggers
 
     loggers = build_loggers(cfg, Path(exp_dir), log_dir, name, version)
     if loggers:
         trainer.loggers = loggers
+    from nemo.utils.callbacks.from_config import build_callbacks
+
     callbacks = build_callbacks(cfg, trainer, log_dir, checkpoint_name)
     timing = [cb for cb in callbacks if type(cb).__name__ in ("TimingCallback", "DeltaTimingCallback")]
     trainer.callbacks[:] = timing + trainer.callbacks + [cb for cb in callbacks if cb not in timing]
     _use_atomic_checkpoints(trainer)
 
     if global_rank == 0:
-        _write_run_files(log_dir, cfg)
+        write_run_files(log_dir, cfg)
     elif trainer.num_devices * trainer.num_nodes > 1:
         time.sleep(cfg.seconds_to_sleep)
     return log_dir

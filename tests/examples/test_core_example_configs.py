@@ -93,7 +93,7 @@ def test_every_example_yaml_composes_and_builds_its_parts(path, tiny_model, tmp_
 
 @pytest.mark.slow
 def test_progress_bar_shows_loss_and_learning_rate(tiny_model, tmp_path, monkeypatch):
-    from nemo.utils import exp_manager as em
+    from nemo.utils import run_files
     from nemo.utils.exp_manager import exp_manager
 
     monkeypatch.setenv("NEMO_EXPM_VERSION", "")  # restored (unset) after the test
@@ -107,4 +107,4 @@ def test_progress_bar_shows_loss_and_learning_rate(tiny_model, tmp_path, monkeyp
     trainer.fit(model)
     assert {"train_loss", "lr", "train_step_timing in s"} <= set(trainer.progress_bar_metrics)
     assert trainer.progress_bar_metrics["lr"] > 0
-    em._FileLogs.detach()
+    run_files.FileLogs.detach()

@@ -14,6 +14,7 @@ from omegaconf.errors import ConfigKeyError
 from torch.utils.data import DataLoader, TensorDataset
 
 from nemo.utils import exp_manager as em
+from nemo.utils import run_files
 from nemo.utils.callbacks import NeMoModelCheckpoint, StatelessTimer, TimingCallback
 from nemo.utils.exp_manager import (
     CheckpointMisconfigurationError,
@@ -72,7 +73,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("NEMO_EXPM_VERSION", raising=False)
     monkeypatch.setattr(em, "_exported_version", None)
     yield
-    em._FileLogs.detach()
+    run_files.FileLogs.detach()
 
 
 def _fit(trainer, model=None):

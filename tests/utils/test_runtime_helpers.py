@@ -1,6 +1,5 @@
 """Small runtime helpers: NamedTimer, rank detection, atomic checkpoint writes, config diffs, logger builders."""
 
-import os
 from pathlib import Path
 
 import pytest
