@@ -1,0 +1,1 @@
+"""NLP datasets (imported lazily by the models that use them)."""

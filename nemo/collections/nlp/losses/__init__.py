@@ -1,0 +1,3 @@
+"""NLP losses."""
+
+from nemo.collections.nlp.losses.cross_entropy import CrossEntropyLoss, SmoothedCrossEntropyLoss  # noqa: F401

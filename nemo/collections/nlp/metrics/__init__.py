@@ -1,0 +1,3 @@
+"""NLP metrics."""
+
+from nemo.collections.nlp.metrics.classification_report import ClassificationReport  # noqa: F401

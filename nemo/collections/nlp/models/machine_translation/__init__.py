@@ -1,0 +1,1 @@
+"""Transformer machine translation (`MTEncDecModel`) and its config dataclasses."""
