@@ -311,3 +311,40 @@ def test_wandb_logger_offline_under_the_log_dir(tmp_path, monkeypatch):
     trainer.loggers[0].experiment.finish()
     runs = list((log_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_checkpoint_params_filename_always_save_nemo_and_train_end(tmp_path):
+    trainer = _trainer(max_epochs=2)
+    log_dir = exp_manager(trainer, {"exp_dir": str(tmp_path), "name": "n", "version": "a",
+                                    "checkpoint_callback_params": {"filename": "{epoch}-{step}", "save_top_k": -1,
+                                                                   "always_save_nemo": True,
+                                                                   "save_nemo_on_train_end": False,
+                                                                   "prefix": "model"}})
+    saved = []
+    model = Tiny()
+    model.save_to = lambda path: saved.append(trainer.global_step) or torch.save(model.state_dict(), path)
+    _fit(trainer, model)
+    names = sorted(p.name for p in (log_dir / "checkpoints").iterdir())
+    assert names == ["epoch=0-step=4.ckpt", "epoch=1-step=8-last.ckpt", "epoch=1-step=8.ckpt", "model.nemo"]
+    assert saved == [4, 4, 8, 8]  # at every checkpoint write (top-k and last), none at train end
+
+    trainer = _trainer(max_epochs=1)
+    log_dir = exp_manager(trainer, {"exp_dir": str(tmp_path), "version": "b",
+                                    "checkpoint_callback_params": {"save_nemo_on_train_end": False}})
+    _fit(trainer)
+    assert not list((log_dir / "checkpoints").glob("*.nemo"))
+
+
+def test_save_best_model_writes_the_best_weights(tmp_path):
+    class GetsWorse(Tiny):
+        def validation_step(self, batch, batch_idx):
+            self.log("val_loss", torch.tensor(float(self.current_epoch)))
+
+    trainer = _trainer(max_epochs=3)
+    log_dir = exp_manager(trainer, {"exp_dir": str(tmp_path), "name": "b", "version": "v",
+                                    "checkpoint_callback_params": {"save_best_model": True, "save_top_k": 1}})
+    model = _fit(trainer, GetsWorse())
+    best = torch.load(next((log_dir / "checkpoints").glob("*epoch=0.ckpt")), weights_only=True)["state_dict"]
+    nemo = torch.load(log_dir / "checkpoints" / "b.nemo", weights_only=True)
+    assert torch.equal(nemo["layer.weight"], best["layer.weight"])
+    assert torch.equal(model.layer.weight.detach(), best["layer.weight"])  # the model now holds them too
