@@ -16,11 +16,12 @@ import os
 import time
 import urllib.error
 import urllib.request
-from typing import Callable, Optional
+from typing import Optional
 
 from nemo.core.classes.exceptions import NeMoBaseException
 
 _CHUNK = 1 << 20
+BACKOFF_SECONDS = 1.0  # first pause between attempts; doubled each time
 _STAMP_SUFFIX = ".verified.json"
 
 
@@ -171,10 +172,9 @@ def download(
     size: Optional[int] = None,
     retries: int = 4,
     timeout: float = 30.0,
-    backoff: float = 1.0,
+    backoff: Optional[float] = None,
     progress: Optional[bool] = None,
     headers: Optional[dict] = None,
-    _sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Download `url` to `dest` atomically and return `dest`.
 
@@ -209,7 +209,7 @@ def download(
             except (urllib.error.URLError, OSError, http.client.HTTPException, _IncompleteRead) as e:
                 last_error = e
             if attempt + 1 < retries:
-                _sleep(backoff * (2**attempt))
+                time.sleep((BACKOFF_SECONDS if backoff is None else backoff) * (2**attempt))
         else:
             reason = getattr(last_error, "reason", None) or last_error
             raise DownloadError(
