@@ -11,20 +11,22 @@
 import os
 import sys
 
-import lightning.pytorch as pl
 from omegaconf import OmegaConf
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from tiny_model import TinyRegressionModel  # noqa: E402
-
-from nemo.core.config import hydra_runner  # noqa: E402
-from nemo.utils import logging  # noqa: E402
-from nemo.utils.exp_manager import exp_manager  # noqa: E402
+from nemo.core.config import hydra_runner
+from nemo.utils import logging
 
 
 @hydra_runner(config_path="conf", config_name="tiny_model")
 def main(cfg):
+    # Heavy imports happen here, so `--help`, `--cfg job` and config errors answer at once.
+    import lightning.pytorch as pl
+
+    from nemo.utils.exp_manager import exp_manager
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from tiny_model import TinyRegressionModel
+
     logging.info(f"Config:\n{OmegaConf.to_yaml(cfg)}")
     pl.seed_everything(cfg.get("seed", 0), workers=True)
 

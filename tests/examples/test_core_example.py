@@ -130,9 +130,6 @@ def test_errors_are_one_clear_message(tmp_path, args, message):
     assert proc.returncode == 1
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
-    if "manifest_filepath" in args[0]:
-        full = run_example(args, cwd=tmp_path, HYDRA_FULL_ERROR="1")
-        assert full.returncode != 0 and "Traceback" in full.stderr
 
 
 @pytest.mark.slow
