@@ -295,7 +295,5 @@ def hub_error(exc: BaseException, repo_id: str, action: str = "download") -> Opt
 def _is_network_error(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
-    for mod in ("httpx", "requests", "urllib3"):
-        if type(exc).__module__.split(".")[0] == mod:
-            return True
-    return False
+    # httpx (huggingface_hub >= 1.0, "httpx2" in some builds), requests/urllib3 before that
+    return type(exc).__module__.split(".")[0].startswith(("httpx", "httpcore", "requests", "urllib3"))

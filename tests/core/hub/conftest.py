@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.core.hub.servers import FileServer, HubServer
 from tests.core.toy_models import Toy, Vocab, write_vocab
@@ -66,7 +67,7 @@ def toy_nemo(tmp_path_factory) -> bytes:
 def vocab_nemo(tmp_path_factory) -> bytes:
     """Bytes of a Vocab `.nemo` with a vocabulary artifact (words <unk> a b c d)."""
     d = tmp_path_factory.mktemp("vocab")
-    model = Vocab({"vocab_file": write_vocab(d / "vocab.txt", ("<unk>", "a", "b", "c", "d"))})
+    model = Vocab(OmegaConf.create({"vocab_file": write_vocab(d / "vocab.txt", ("<unk>", "a", "b", "c", "d"))}))
     model.save_to(str(d / "vocab.nemo"))
     return (d / "vocab.nemo").read_bytes()
 

@@ -229,8 +229,8 @@ class _HubHandler(_Handler):
         if not self._authed():
             return self._error(401, "Invalid credentials in Authorization header")
         repo_id = f"{body.get('organization') or 'user'}/{body['name']}"
-        if repo_id in self.hub.repos:
-            return self._error(409, "You already created this model repo")
+        if repo_id in self.hub.repos:  # the real Hub's 409 carries the repo URL, which the client reads
+            return self._json(409, {"error": "You already created this model repo", "url": f"{self.hub.url}/{repo_id}"})
         private = body.get("private") or body.get("visibility") == "private"
         self.hub.create(repo_id, private=bool(private))
         self._json(200, {"url": f"{self.hub.url}/{repo_id}", "name": repo_id, "id": repo_id})
