@@ -65,10 +65,11 @@ def normalize_batch(x: torch.Tensor, seq_len: torch.Tensor, normalize_type):
     """Normalise (B, D, T) features over their valid frames; returns (x, mean, std)."""
     batch, _, max_time = x.shape
     if normalize_type == "per_feature":
-        valid = (torch.arange(max_time, device=x.device)[None, :] < seq_len[:, None]).unsqueeze(1)
-        count = valid.sum(dim=2).to(x.dtype)  # (B, 1)
-        mean = torch.where(valid, x, 0.0).sum(dim=2) / count
-        centred = torch.where(valid, x - mean.unsqueeze(2), 0.0)
+        # masks are applied by multiplying: much faster than torch.where/masked_fill on CPU
+        valid = (torch.arange(max_time, device=x.device)[None, :] < seq_len[:, None]).unsqueeze(1).to(x.dtype)
+        count = valid.sum(dim=2)  # (B, 1)
+        mean = (x * valid).sum(dim=2) / count
+        centred = (x - mean.unsqueeze(2)) * valid
         std = torch.sqrt(centred.pow(2).sum(dim=2) / (count - 1.0))
         std = std.masked_fill(std.isnan(), 0.0) + CONSTANT
         return (x - mean.unsqueeze(2)) / std.unsqueeze(2), mean, std
@@ -216,7 +217,7 @@ class FilterbankFeatures(nn.Module):
         if self.preemph is not None:
             x = torch.cat((x[:, :1], x[:, 1:] - self.preemph * x[:, :-1]), dim=1)
             sample_idx = torch.arange(x.shape[1], device=x.device)[None, :]
-            x = x.masked_fill(sample_idx >= in_len.to(x.device)[:, None], 0.0)
+            x = x * (sample_idx < in_len.to(x.device)[:, None]).to(x.dtype)
         with torch.amp.autocast(x.device.type, enabled=False):
             x = self.stft(x)
         guard = 0 if not self.use_grads else CONSTANT
@@ -243,8 +244,10 @@ class FilterbankFeatures(nn.Module):
         if self.normalize:
             x, _, _ = normalize_batch(x, seq_len, normalize_type=self.normalize)
         max_len = x.size(-1)
-        mask = torch.arange(max_len, device=x.device)[None, :] >= seq_len.to(x.device)[:, None]
-        x = x.masked_fill(mask.unsqueeze(1), self.pad_value)
+        valid = (torch.arange(max_len, device=x.device)[None, :] < seq_len.to(x.device)[:, None]).unsqueeze(1)
+        x = x * valid.to(x.dtype)
+        if self.pad_value != 0:
+            x = x + (~valid).to(x.dtype) * self.pad_value
         if self.pad_to == "max":
             if int(self.max_length) > max_len:
                 x = F.pad(x, (0, int(self.max_length) - max_len), value=self.pad_value)

@@ -82,6 +82,11 @@ def _mask(lens: torch.Tensor, max_len: int) -> torch.Tensor:
     return torch.arange(max_len, device=lens.device)[None, :] < lens[:, None]
 
 
+def _zero_padding(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    """Zero the frames of (B, C, T) `x` past each length (a multiply: far faster than masked_fill on CPU)."""
+    return x * _mask(lens, x.size(2)).unsqueeze(1).to(x.dtype)
+
+
 class MaskedConv1d(nn.Module):
     """Conv1d (held as `.conv`) that zeroes input frames past each length and updates the lengths."""
 
@@ -135,7 +140,7 @@ class MaskedConv1d(nn.Module):
     def forward(self, x: torch.Tensor, lens: torch.Tensor):
         if lens is not None:
             if self.use_mask:
-                x = x.masked_fill(~_mask(lens, x.size(2)).unsqueeze(1), 0.0)
+                x = _zero_padding(x, lens)
             lens = self.get_seq_len(lens)
         if self.pad_layer is not None:
             x = self.pad_layer(x)
@@ -195,7 +200,7 @@ class SqueezeExcite(nn.Module):
             if lengths is None:
                 lengths = torch.full((xf.size(0),), xf.size(2), dtype=torch.long, device=xf.device)
             valid = _mask(lengths, xf.size(2)).unsqueeze(1)
-            xf = xf.masked_fill(~valid, 0.0)
+            xf = xf * valid.to(xf.dtype)
             if self.context_window > 0 and self.training and xf.size(2) > self.context_window:
                 start = int(torch.randint(0, xf.size(2) - self.context_window + 1, (1,)))
                 window = slice(start, start + self.context_window)

@@ -24,6 +24,12 @@ def make_generator(rng) -> Optional[torch.Generator]:
     raise TypeError(f"rng must be None, an int seed, a torch.Generator or a random.Random, got {type(rng).__name__}")
 
 
+def _fill(spec: torch.Tensor, hit: torch.Tensor, value: float) -> torch.Tensor:
+    """`spec` with `value` where `hit` (broadcast); multiplies, which is much faster than masked_fill on CPU."""
+    out = spec * (~hit).to(spec.dtype)
+    return out + hit.to(spec.dtype) * value if value != 0 else out
+
+
 def _randint(gen, high_inclusive: torch.Tensor, size) -> torch.Tensor:
     """Integers uniform in [0, high] (inclusive, per element of a broadcastable `high`)."""
     u = torch.rand(size, generator=gen)
@@ -55,7 +61,7 @@ class SpecCutout(nn.Module):
         f_in = (f_idx >= fx[..., None]) & (f_idx < (fx + wx)[..., None])  # (B, n, D)
         t_in = (t_idx >= ty[..., None]) & (t_idx < (ty + wy)[..., None])  # (B, n, T)
         rect = (f_in.unsqueeze(-1) & t_in.unsqueeze(-2)).any(dim=1)  # (B, D, T)
-        return input_spec.masked_fill(rect, 0.0)
+        return input_spec * (~rect).to(input_spec.dtype)
 
 
 class SpecAugment(nn.Module):
@@ -115,7 +121,7 @@ class SpecAugment(nn.Module):
         idx = torch.arange(spec.shape[axis], device=spec.device)[None, None, :]
         hit = ((idx >= start[..., None]) & (idx < (start + width)[..., None])).any(dim=1)  # (B, size)
         hit = hit.unsqueeze(2) if axis == 1 else hit.unsqueeze(1)
-        return spec.masked_fill(hit, self.mask_value)
+        return _fill(spec, hit, self.mask_value)
 
     def _forward_legacy(self, input_spec: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
         batch, n_freq, _ = input_spec.shape
@@ -138,4 +144,4 @@ class SpecAugment(nn.Module):
                 y_left = randint(max(1, lengths[idx] - max_width))
                 w = randint(max_width)
                 mask[idx, :, y_left : y_left + w] = True
-        return input_spec.masked_fill(mask.to(input_spec.device), self.mask_value)
+        return _fill(input_spec, mask.to(input_spec.device), self.mask_value)
