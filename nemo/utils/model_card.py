@@ -158,5 +158,11 @@ def generate_model_card(model, type: str = "hf", template: Optional[str] = None,
         raise TypeError(f"generate_model_card: template must be a str, got {template.__class__.__name__}")
     from huggingface_hub import ModelCard
 
-    text = fill(DEFAULT_MODEL_CARD_TEMPLATE if template is None else template, card_values(model, template_kwargs))
+    if template is None:
+        template = DEFAULT_MODEL_CARD_TEMPLATE
+    elif not template.lstrip("\ufeff").startswith("---"):
+        # Give custom cards the Hub metadata too (library_name: nemo makes them findable by
+        # search_huggingface_models); without it ModelCard would write an empty `{}` block.
+        template = "---\n{card_data}\n---\n" + template
+    text = fill(template, card_values(model, template_kwargs))
     return ModelCard(text, ignore_metadata_errors=True)

@@ -211,3 +211,12 @@ def test_hub_files_land_in_the_hf_cache_not_the_cwd(hub, isolated):
     path = Toy.from_pretrained("me/p", return_model_file=True)
     assert path.startswith(os.environ["HF_HOME"]) and os.listdir(os.getcwd()) == []
     assert not [f for f in files_under(isolated) if f.endswith((".incomplete", ".tmp"))]
+
+
+def test_custom_template_placeholders_and_string_cards(hub):
+    model = _toy()
+    kwargs = {"model_name": "ABC"}
+    card = str(model.generate_model_card(template="# {model_name}\n{num_parameters} params, {unknown} and {} stay", template_kwargs=kwargs))
+    assert card.endswith("---\n# ABC\n5 params, {unknown} and {} stay") and kwargs == {"model_name": "ABC"}
+    model.push_to_hf_hub("me/string_card", model_card="# {model_name} at {repo_id}, {other}")
+    assert hub.files("me/string_card")["README.md"].decode() == "# String Card at me/string_card, {other}"
