@@ -103,11 +103,14 @@ def _file_key(path: str) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def verify_file(path: str, sha256: Optional[str] = None, size: Optional[int] = None) -> Optional[str]:
+def verify_file(
+    path: str, sha256: Optional[str] = None, size: Optional[int] = None, stamp: Optional[str] = None
+) -> Optional[str]:
     """None when `path` is a complete, readable `.nemo` matching `size`/`sha256`; else the reason.
 
     The sha256 is computed once and remembered in a stamp file beside it (keyed by size and
-    mtime), so loading a cached multi-GB model does not re-hash it every time.
+    mtime; `stamp` overrides where), so loading a cached multi-GB model does not re-hash it
+    every time.
     """
     from nemo.core.classes.exceptions import ArchiveError
 
@@ -118,12 +121,12 @@ def verify_file(path: str, sha256: Optional[str] = None, size: Optional[int] = N
     if size is not None and key["size"] != int(size):
         return f"it has {key['size']} bytes, the catalogue says {size}"
     if sha256:
-        stamp = _read_stamp(path)
-        if stamp is None or stamp.get("key") != key or stamp.get("sha256") != sha256.lower():
+        seen = _read_stamp(path, stamp)
+        if seen is None or seen.get("key") != key or seen.get("sha256") != sha256.lower():
             actual = sha256_of(path)
             if actual != sha256.lower():
-                return f"its sha256 is {actual}, the catalogue says {sha256.lower()}"
-            _write_stamp(path, {"key": key, "sha256": actual})
+                return f"its sha256 is {actual}, expected {sha256.lower()}"
+            _write_stamp(path, {"key": key, "sha256": actual}, stamp)
     try:
         from nemo.core.connectors.archive import NemoArchive
 
@@ -133,18 +136,19 @@ def verify_file(path: str, sha256: Optional[str] = None, size: Optional[int] = N
     return None
 
 
-def _read_stamp(path: str) -> Optional[dict]:
+def _read_stamp(path: str, stamp: Optional[str] = None) -> Optional[dict]:
     try:
-        with open(_stamp_path(path), "r", encoding="utf-8") as f:
+        with open(stamp or _stamp_path(path), "r", encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
 
 
-def _write_stamp(path: str, data: dict) -> None:
-    target = _stamp_path(path)
+def _write_stamp(path: str, data: dict, stamp: Optional[str] = None) -> None:
+    target = stamp or _stamp_path(path)
     tmp = target + f".{os.getpid()}.tmp"
     try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f)
         os.replace(tmp, target)

@@ -98,6 +98,14 @@ def _cached_unpacked(repo_id: str, revision: Optional[str]) -> Optional[str]:
     return folder if os.path.isfile(folder + ".json") and os.path.isdir(folder) else None
 
 
+def verify_packed(path: str) -> Optional[str]:
+    """None when the cached `.nemo` is readable and, where its blob is named by a sha256 (the Hub's
+    LFS etag), matches it; else the reason. The hash is remembered under the NeMo cache."""
+    blob = os.path.basename(os.path.realpath(path))
+    expected = blob if re.fullmatch(r"[0-9a-f]{64}", blob) else None
+    return verify_file(path, sha256=expected, stamp=os.path.join(cache_root(), "hf-verified", blob + ".json"))
+
+
 def verify_unpacked(folder: str) -> Optional[str]:
     """None when every file the manifest lists is there with its size; else the reason."""
     try:
@@ -127,7 +135,7 @@ def resolve(repo_id: str, refresh_cache: bool = False, revision: Optional[str] =
     offline = is_offline()
     damaged = None
     if not refresh_cache or offline:
-        for path, check in ((_cached_packed(repo_id, revision), verify_file), (_cached_unpacked(repo_id, revision), verify_unpacked)):
+        for path, check in ((_cached_packed(repo_id, revision), verify_packed), (_cached_unpacked(repo_id, revision), verify_unpacked)):
             if path is None:
                 continue
             damaged = check(path)
@@ -174,12 +182,12 @@ def _download_packed(repo_id: str, filename: str, commit: str, revision: Optiona
     )
     with translate_hub_errors(repo_id):
         path = hf_hub_download(repo_id, filename, force_download=force, **kwargs)
-    problem = verify_file(path)
+    problem = verify_packed(path)
     if problem is not None:
         logging.warning(f"downloaded {filename} from {repo_id} is damaged ({problem}); downloading it once more")
         with translate_hub_errors(repo_id):
             path = hf_hub_download(repo_id, filename, force_download=True, **kwargs)
-        problem = verify_file(path)
+        problem = verify_packed(path)
         if problem is not None:
             raise DownloadError(f"{filename} from Hub repo {repo_id} is not a readable .nemo file: {problem}")
     _record_ref(repo_id, revision or "main", commit, packed=True)
@@ -222,7 +230,11 @@ def _download_unpacked(repo_id, commit, revision, tok, force, files) -> str:
             if not os.path.isfile(got) or (size is not None and os.path.getsize(got) != size):
                 raise DownloadError(f"download of {repo_id} is incomplete ({rel}); try again")
         shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process put the same commit in place first
+            if not os.path.isdir(final):
+                raise
         _atomic_text(final + ".json", json.dumps({"repo_id": repo_id, "commit": commit, "files": manifest}))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

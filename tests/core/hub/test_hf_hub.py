@@ -101,6 +101,21 @@ def test_damaged_cached_files_are_downloaded_again(hub, caplog):
     assert caplog.text.count("is damaged") == 2
 
 
+def test_flipped_byte_in_cached_hub_file_is_caught_by_its_sha256(hub, caplog):
+    model = _toy()
+    model.push_to_hf_hub("me/p")
+    real = os.path.realpath(Toy.from_pretrained("me/p", return_model_file=True))
+    assert len(os.path.basename(real)) == 64  # the blob is named by the file's sha256 (its LFS etag)
+    data = bytearray(open(real, "rb").read())
+    data[-3000] ^= 0xFF  # same size, tar still readable
+    os.chmod(real, 0o644)
+    with open(real, "wb") as f:
+        f.write(bytes(data))
+    loaded = Toy.from_pretrained("me/p", map_location="cpu")
+    assert torch.equal(loaded.layer.weight, model.layer.weight)
+    assert "sha256" in caplog.text and "is damaged" in caplog.text
+
+
 def test_refresh_cache_picks_up_a_new_push(hub):
     _toy(4).push_to_hf_hub("me/p")
     first = Toy.from_pretrained("me/p", map_location="cpu")
@@ -146,6 +161,13 @@ def test_network_failure(hub):
     assert "\n" not in str(e.value)
     with pytest.raises(DownloadError, match="could not reach"):
         _toy().push_to_hf_hub("me/anything")
+
+
+def test_push_while_offline_says_so(hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DownloadError, match="offline mode is on .*unset it to push"):
+        _toy().push_to_hf_hub("me/anything")
+    assert hub.requests == []
 
 
 def test_not_a_nemo_repo(hub):

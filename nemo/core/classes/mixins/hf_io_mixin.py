@@ -93,6 +93,13 @@ class HuggingFaceFileIO:
         from nemo.utils import hf_hub
 
         hf_hub.validate_repo_id(repo_id)
+        from nemo.utils.download import DownloadError, is_offline
+
+        if is_offline():
+            raise DownloadError(
+                f"push_to_hf_hub({repo_id!r}) needs the network, but offline mode is on (HF_HUB_OFFLINE/NEMO_OFFLINE); "
+                "unset it to push, or save_to() a file now and push it later."
+            )
         endpoint = hf_hub.endpoint(api_endpoint)
         token = hf_hub.token(token)
         api = HfApi(endpoint=endpoint, token=token, library_name="nemo", library_version=hf_hub._library_version())
