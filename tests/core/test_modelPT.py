@@ -176,3 +176,15 @@ def test_trains_with_lightning_trainer():
     trainer.fit(m)
     after = torch.nn.functional.mse_loss(m(torch.ones(2, 4)), torch.full((2, 1), 4.0)).item()
     assert after < before
+
+
+def test_manifest_without_identifying_name_gets_default_prefix(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "manifest.json").write_text("")
+    (b / "manifest.json").write_text("")
+    single = make(validation_ds={"manifest_filepath": str(a / "manifest.json"), "n": 4})
+    assert single._validation_names == ["val_0_"]
+    several = make(validation_ds={"manifest_filepath": [str(a / "manifest.json"), str(b / "manifest.json")], "n": 4})
+    assert several._validation_names == ["val_0_", "val_1_"]

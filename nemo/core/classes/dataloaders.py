@@ -37,6 +37,7 @@ def _resolve(model, section: DictConfig, dl_attr, names_attr, idx_attr, idx_key,
     with open_dict(section):
         dl_idx = section.pop(idx_key, 0)
     setattr(model, idx_attr, dl_idx)
+    short = _NAMES["validation" if dl_attr == "_validation_dl" else "test"][5]
     key = resolve_dataset_name_from_cfg(section)
     if key is None or dl_idx < 0:
         setup(section)
@@ -64,18 +65,26 @@ def _resolve(model, section: DictConfig, dl_attr, names_attr, idx_attr, idx_key,
                 raise ValueError(f"`name` lists {len(given)} names for {len(value)} datasets")
             final = [parse_dataset_as_name(n) for n in given]
         else:
-            final = [parse_dataset_as_name(v) for v in value]
+            final = [_name_or_default(v, short, i) for i, v in enumerate(value)]
         setattr(model, names_attr, final)
     else:
         setup(section)
         given = section.get("name")
         if given is not None and not isinstance(given, str):
             raise ValueError("`name` of a single dataset must be a string")
-        setattr(model, names_attr, [parse_dataset_as_name(given or value)])
+        setattr(model, names_attr, [parse_dataset_as_name(given) if given else _name_or_default(value, short, 0)])
     if len(set(getattr(model, names_attr))) != len(getattr(model, names_attr)):
         from nemo.utils import logging
 
         logging.warning(f"duplicate dataloader names {getattr(model, names_attr)}")
+
+
+def _name_or_default(value, short: str, index: int) -> str:
+    """The metric prefix a manifest path gives, or `val_<i>_` when it gives none (e.g. `manifest.json`)."""
+    try:
+        return parse_dataset_as_name(value)
+    except ValueError:
+        return f"{short}_{index}_"
 
 
 def empty_outputs(loaders) -> list:

@@ -170,6 +170,9 @@ class Exportable:
                         got = _flatten(torch.jit.load(output)(*args, *kwargs.values()))
                         _compare(expected, got, check_tolerance, output)
         finally:
+            for m in self.modules():
+                if isinstance(m, Exportable) and m is not self:
+                    m._export_teardown()
             self._export_teardown()
             if original_forward is not None:
                 self.forward = original_forward
