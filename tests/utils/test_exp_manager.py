@@ -134,8 +134,11 @@ def test_fit_writes_tensorboard_hparams_topk_last_and_nemo(tmp_path):
 
 def test_explicit_log_dir_and_version_folders(tmp_path):
     explicit = tmp_path / "here"
-    assert exp_manager(_trainer(), {"explicit_log_dir": str(explicit)}) == explicit
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    assert exp_manager(_trainer(), {"explicit_log_dir": str(explicit), "files_to_copy": [str(notes)]}) == explicit
     assert (explicit / "cmd-args.log").is_file()
+    assert (explicit / "notes.txt").read_text() == "hello"
     root = tmp_path / "exp"
     first = exp_manager(_trainer(), {"exp_dir": str(root), "use_datetime_version": False})
     second = exp_manager(_trainer(), {"exp_dir": str(root), "use_datetime_version": False})
