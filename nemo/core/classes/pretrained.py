@@ -270,3 +270,21 @@ def resolve_catalogue_entry(info: PretrainedModelInfo, refresh_cache: bool = Fal
             "Try again; if it persists the catalogue entry is wrong."
         )
     return path
+
+
+def resolve_subclass_pretrained_model_info(base_class) -> List[PretrainedModelInfo]:
+    """Entries of `base_class` and all its (imported) subclasses, depth first, each with `class_`
+    set to the class that lists it, without duplicates (same location or name), sorted by name."""
+    found: List[PretrainedModelInfo] = []
+
+    def walk(cls) -> None:
+        for info in cls.list_available_models() or []:
+            if info.class_ is None:
+                info.class_ = cls
+            if info not in found:
+                found.append(info)
+        for sub in cls.__subclasses__():
+            walk(sub)
+
+    walk(base_class)
+    return sorted(found)

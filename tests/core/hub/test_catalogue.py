@@ -110,3 +110,12 @@ def test_base_class_finds_a_subclass_entry():
     assert info.class_ is Toy
     with pytest.raises(UnknownModelError, match="not Vocab or a subclass"):
         pretrained.find_pretrained(Vocab, "toy-b")
+
+
+def test_resolve_subclass_pretrained_model_info():
+    import nemo.collections.asr as nemo_asr
+
+    infos = pretrained.resolve_subclass_pretrained_model_info(nemo_asr.models.ASRModel)
+    names = [i.pretrained_model_name for i in infos]
+    assert names == sorted(names) and "QuartzNet15x5Base-En" in names and len(names) == len(set(names))
+    assert all(i.class_ is nemo_asr.models.EncDecCTCModel for i in infos)
