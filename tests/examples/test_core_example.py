@@ -154,16 +154,16 @@ KILLER = textwrap.dedent(
     """
     import os, runpy, signal, sys
     script = sys.argv[1]
-    kill_at = int(os.environ["KILL_AT_STEP"])
+    at_step = int(os.environ["SIGNAL_AT_STEP"])
+    signum = getattr(signal, os.environ["SIGNAL_NAME"])
     sys.path.insert(0, os.path.dirname(script))
     import tiny_model
 
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        # Runs after the checkpoint callback's hook for this step.
-        if self.trainer.global_step >= kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
+    def on_train_batch_start(self, batch, batch_idx):
+        if self.trainer.global_step >= at_step:
+            os.kill(os.getpid(), signum)
 
-    tiny_model.TinyRegressionModel.on_train_batch_end = on_train_batch_end
+    tiny_model.TinyRegressionModel.on_train_batch_start = on_train_batch_start
     sys.argv = sys.argv[1:]
     runpy.run_path(script, run_name="__main__")
     """
@@ -184,7 +184,8 @@ def test_sigkill_mid_epoch_then_resume_continues_from_last_checkpoint(tmp_path):
     crashed = tmp_path / "crashed"
     proc = subprocess.run(
         [sys.executable, str(killer), str(SCRIPT), f"exp_manager.exp_dir={crashed}", *common],
-        cwd=tmp_path, env=_env(KILL_AT_STEP="23"), capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=_env(SIGNAL_AT_STEP="23", SIGNAL_NAME="SIGKILL"), capture_output=True, text=True,
+        timeout=120,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     log_dir = crashed / "TinyRegression"  # resume_if_exists: no version folder
@@ -215,6 +216,24 @@ def test_sigkill_mid_epoch_then_resume_continues_from_last_checkpoint(tmp_path):
     val_resumed, val_clean = _scalars(log_dir, "val_loss"), _scalars(clean / "TinyRegression", "val_loss")
     final_resumed, final_clean = val_resumed[max(val_resumed)], val_clean[max(val_clean)]
     assert final_resumed == pytest.approx(final_clean, rel=0.3)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_last_checkpoint_before_exiting(tmp_path):
+    killer = tmp_path / "killer.py"
+    killer.write_text(KILLER)
+    exp = tmp_path / "exp"
+    proc = subprocess.run(
+        [sys.executable, str(killer), str(SCRIPT), *QUIET, "trainer.max_epochs=3", "~model.test_ds",
+         f"exp_manager.exp_dir={exp}", "exp_manager.version=v"],
+        cwd=tmp_path, env=_env(SIGNAL_AT_STEP="21", SIGNAL_NAME="SIGTERM"), capture_output=True, text=True,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    assert "SIGTERM received: saving the last checkpoint at step 22" in output, output[-2000:]
+    assert "finished at global_step" not in output  # Lightning ends the run after that step
+    (last,) = (exp / "TinyRegression" / "v" / "checkpoints").glob("*-last.ckpt")
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 22  # mid-epoch 1
 
 
 def _free_port():

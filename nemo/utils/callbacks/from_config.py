@@ -78,7 +78,12 @@ def build_callbacks(cfg: DictConfig, trainer: Any, log_dir: Path, name: str) -> 
                 "and create_checkpoint_callback was set to True. Please either set create_checkpoint_callback "
                 "to False, or remove ModelCheckpoint from the lightning trainer"
             )
-        callbacks.append(checkpoint_callback(cfg, log_dir, name, trainer))
+        checkpointing = checkpoint_callback(cfg, log_dir, name, trainer)
+        callbacks.append(checkpointing)
+        if cfg.create_preemption_callback:
+            from nemo.utils.callbacks.preemption import PreemptionCallback
+
+            callbacks.append(PreemptionCallback(checkpointing))
     callbacks.append(ResumeConfigDiff())
     if cfg.max_time_per_run:
         duration = parse_duration(cfg.max_time_per_run)
