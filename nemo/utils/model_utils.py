@@ -94,3 +94,10 @@ def resolve_dataset_name_from_cfg(cfg: DictConfig) -> Optional[str]:
         elif _is_path_or_url(value):
             return key
     return None
+
+
+def resolve_subclass_pretrained_model_info(base_class):
+    """All pretrained entries of `base_class` and its subclasses (lives in nemo.core.classes.pretrained)."""
+    from nemo.core.classes.pretrained import resolve_subclass_pretrained_model_info as resolve
+
+    return resolve(base_class)

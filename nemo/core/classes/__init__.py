@@ -19,6 +19,7 @@ _EXPORTS = {
     "is_typecheck_enabled": "nemo.core.classes.common",
     "safe_instantiate": "nemo.core.classes.common",
     "ALLOWED_TARGET_PREFIXES": "nemo.core.classes.common",
+    "HuggingFaceFileIO": "nemo.core.classes.mixins.hf_io_mixin",
     "register_allowed_target_prefix": "nemo.core.classes.common",
     "allowed_targets": "nemo.core.classes.common",
     "NeMoBaseException": "nemo.core.classes.exceptions",

@@ -5,6 +5,9 @@ Names resolve lazily from their modules so importing this package stays cheap.
 
 import importlib
 
+# Eager, so the package attribute is the decorator even after the submodule of the same name is imported.
+from nemo.core.config.hydra_runner import hydra_runner  # noqa: F401
+
 _MODULES = (
     "nemo.core.config.hydra_runner",
     "nemo.core.config.optimizers",
