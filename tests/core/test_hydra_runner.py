@@ -218,8 +218,6 @@ def test_bare_optimizer_name_switches_optimizer(script, tmp_path):
     assert out["cfg"]["model"]["optim"] == {"name": "sgd", "lr": 0.01, "sched": {"name": "CosineAnnealing"}}
 
 
-@pytest.mark.xfail(reason="nemo/core/config/__init__.py: a lazy lookup of another name imports the hydra_runner "
-                   "submodule, which then shadows the function; needs an eager import there", strict=False)
 def test_package_attribute_is_the_decorator_whatever_was_imported_first():
     code = ("from nemo.core.config import NemoConfig\n"
             "from nemo.core.config import hydra_runner\n"
