@@ -63,6 +63,8 @@ class FileLogs:
 
 
 def setup_file_logging(log_dir: Path, global_rank: int, local_rank: int, cfg: DictConfig) -> None:
+    """Per-rank `nemo_log_globalrank-<g>_localrank-<l>.txt`; on rank 0 also `nemo_error_log.txt` (warnings and
+    errors) and `lightning_logs.txt` (Lightning's messages). `NEMO_TESTING=1` writes a file on every rank."""
     import logging as std_logging
 
     FileLogs.detach()
@@ -79,6 +81,7 @@ def setup_file_logging(log_dir: Path, global_rank: int, local_rank: int, cfg: Di
 
 
 def write_run_files(log_dir: Path, cfg: DictConfig) -> None:
+    """Copy `files_to_copy`, write `cmd-args.log`, and `git-info.log` (commit and diff) inside a git work tree."""
     for src in cfg.files_to_copy or []:
         shutil.copy(Path(src), log_dir / Path(src).name)
     (log_dir / "cmd-args.log").write_text(" ".join(sys.argv))
