@@ -122,3 +122,19 @@ def test_hparams_yaml_holds_the_model_config(tiny_model, tmp_path, monkeypatch):
     _, log_dir = _fit_one_epoch(tiny_model, tmp_path, monkeypatch)
     hparams = OmegaConf.load(log_dir / "hparams.yaml")
     assert hparams.cfg.hidden == 32 and hparams.cfg.target == "tiny_model.TinyRegressionModel"
+
+
+def test_trainer_flags_from_the_cli_reach_lightning(tiny_model):
+    overrides = ["trainer.max_steps=6", "trainer.accumulate_grad_batches=2", "trainer.val_check_interval=0.5",
+                 "trainer.gradient_clip_val=1.0", "trainer.limit_train_batches=8", "trainer.limit_val_batches=1",
+                 "trainer.log_every_n_steps=3", "trainer.precision=bf16-mixed", "trainer.enable_progress_bar=false",
+                 "trainer.num_sanity_val_steps=0"]
+    with initialize_config_dir(config_dir=str(EXAMPLE_DIR / "conf"), version_base=None):
+        cfg = compose(config_name="tiny_model", overrides=overrides)
+    trainer = pl.Trainer(**cfg.trainer, enable_model_summary=False)
+    assert (trainer.max_steps, trainer.accumulate_grad_batches, trainer.gradient_clip_val) == (6, 2, 1.0)
+    assert (trainer.val_check_interval, trainer.limit_train_batches, trainer.log_every_n_steps) == (0.5, 8, 3)
+    assert trainer.precision == "bf16-mixed" and trainer.logger is None and trainer.checkpoint_callback is None
+    model = tiny_model.TinyRegressionModel(cfg=cfg.model, trainer=trainer)
+    trainer.fit(model)
+    assert trainer.global_step == 6  # 8 batches / 2 accumulated = 4 steps per epoch, stopped by max_steps
