@@ -117,7 +117,6 @@ def test_progress_bar_shows_loss_and_learning_rate(tiny_model, tmp_path, monkeyp
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="ModelPT does not yet mark its cfg for logging (Lightning's _log_hyperparams)", strict=False)
 def test_hparams_yaml_holds_the_model_config(tiny_model, tmp_path, monkeypatch):
     _, log_dir = _fit_one_epoch(tiny_model, tmp_path, monkeypatch)
     hparams = OmegaConf.load(log_dir / "hparams.yaml")

@@ -1,7 +1,7 @@
 """Several validation/test loaders per model and NeMo's metric naming for them."""
 
 import copy
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 

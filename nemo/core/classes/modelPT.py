@@ -62,6 +62,7 @@ class ModelPT(pl.LightningModule, Model):
         self.artifacts: Dict[str, ArtifactItem] = {}
         self._sync_hparams()
         self._hparams_initial = copy.deepcopy(self._hparams)
+        self._log_hyperparams = True
         self._train_dl = self._validation_dl = self._test_dl = None
         self._optimizer_param_groups = self._optimizer = self._scheduler = None
         self._val_dl_idx = self._test_dl_idx = 0

@@ -7,24 +7,11 @@ model config (or pass the class as `hydra_runner(schema=...)`).
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any, Dict, Optional
 
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING
 
+from nemo.core.classes.dataset import DatasetConfig
 from nemo.core.config.pytorch_lightning import TrainerConfig
 from nemo.utils.exp_manager import ExpManagerConfig
-
-try:
-    from nemo.core.classes.dataset import DatasetConfig
-except ImportError:  # the core dataset module is not there yet
-
-    @dataclass
-    class DatasetConfig:
-        """Fields every dataset config has."""
-
-        batch_size: int = 32
-        drop_last: bool = False
-        shuffle: bool = False
-        num_workers: Optional[int] = 0
-        pin_memory: bool = True
 
 
 __all__ = [
@@ -35,10 +22,6 @@ __all__ = [
     "NemoConfig",
     "ModelConfigBuilder",
 ]
-
-if not OmegaConf.has_resolver("multiply"):
-    OmegaConf.register_new_resolver("multiply", lambda x, y: x * y)
-
 
 @dataclass
 class SchedConfig:

@@ -12,7 +12,7 @@ import re
 from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemo.core.classes.common import allowed_targets as _allowed_targets
 from nemo.core.classes.common import check_targets, import_class_by_path, is_target_allowed
