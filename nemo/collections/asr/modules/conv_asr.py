@@ -1,7 +1,7 @@
 """Convolutional ASR encoder (Jasper/QuartzNet) and the CTC decoder head (spec §7.1, §7.5)."""
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
