@@ -88,7 +88,8 @@ def get_lm_model(
         if not name:
             raise ValueError("language_model.pretrained_model_name is required when neither config_file nor config is given")
         config = _hf().AutoConfig.from_pretrained(name)
-        model = encoder_class(config.model_type).from_pretrained(name)
+        # HF returns pretrained models in eval mode; a new module trains (dropout on) like any other
+        model = encoder_class(config.model_type).from_pretrained(name).train()
     checkpoint = lm_cfg.get("lm_checkpoint") if lm_cfg else None
     if checkpoint:
         restore_weights(model, checkpoint)
