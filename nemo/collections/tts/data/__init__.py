@@ -1,0 +1,1 @@
+"""TTS datasets: `TTSDataset` (text + audio + supplementary data) and `VocoderDataset` (audio crops)."""

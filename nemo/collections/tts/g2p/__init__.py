@@ -1,0 +1,1 @@
+"""Grapheme-to-phoneme conversion for the TTS text front end."""

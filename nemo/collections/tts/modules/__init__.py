@@ -1,0 +1,1 @@
+"""TTS neural modules (plain `nn.Module`s built from config `_target_`s)."""

@@ -1,0 +1,1 @@
+"""TTS helpers: text tokenizers, pitch and alignment-prior extraction, masks, plots."""
