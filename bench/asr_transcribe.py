@@ -98,7 +98,7 @@ def main():
         runs["ours"].append(run_worker(sys.executable, a, files_list, ours_env))
         if a.ref:
             runs["nemo"].append(run_worker(a.ref, a, files_list, ref_env))
-    result = {"bench": "asr_transcribe", "load": round(os.getloadavg()[0], 2), "nemo": os.path.relpath(a.nemo, REPO),
+    result = {"bench": "asr_transcribe", "load": round(os.getloadavg()[0], 2), "model": os.path.relpath(a.nemo, REPO),
               "batch_size": a.batch_size, "threads": a.threads}
     for name, values in runs.items():
         if values:
