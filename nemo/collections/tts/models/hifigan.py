@@ -89,17 +89,15 @@ class HifiGanModel(Vocoder, Exportable):
         return [optim_g, optim_d], [sched_g, sched_d]
 
     # ---------------------------------------------------------------- training
-    def _mels(self, audio, audio_len):
-        audio_mel, mel_len = self.audio_to_melspec_precessor(audio, audio_len)
-        audio_trg_mel, _ = self.trg_melspec_fn(audio, audio_len)
-        return audio_mel, audio_trg_mel, mel_len
-
     def training_step(self, batch, batch_idx):
         audio, audio_len = batch
         optim_g, optim_d = self.optimizers()
-        audio_mel, audio_trg_mel, _ = self._mels(audio, audio_len)
-        audio = audio.unsqueeze(1)
-        audio_pred = self.generator(audio_mel)[..., : audio.size(-1)]
+        audio_mel, _ = self.audio_to_melspec_precessor(audio, audio_len)
+        audio_pred = self.generator(audio_mel)
+        length = min(audio.size(-1), audio_pred.size(-1))  # equal when segments are a multiple of the hop
+        audio, audio_pred = audio[:, None, :length], audio_pred[..., :length]
+        audio_len = audio_len.clamp_max(length)
+        audio_trg_mel, _ = self.trg_melspec_fn(audio.squeeze(1), audio_len)
         audio_pred_mel, _ = self.trg_melspec_fn(audio_pred.squeeze(1), audio_len)
 
         optim_d.zero_grad()
