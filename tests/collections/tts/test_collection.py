@@ -58,3 +58,22 @@ def test_tacotron2_example_script_runs_with_the_seed_cli_grammar(tts_corpus, tmp
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "finished at global_step=1" in out.stdout
+
+
+def test_pretrained_catalogue_aggregates_subclasses():
+    from nemo.core.classes.common import PretrainedModelInfo
+    from nemo.core.classes.pretrained import _runtime_entries, register_pretrained_model
+    from nemo.collections.tts.models import FastPitchModel, HifiGanModel, SpectrogramGenerator, Vocoder
+
+    infos = [PretrainedModelInfo("tts_test_fastpitch", "", "https://example.invalid/fp.nemo", FastPitchModel),
+             PretrainedModelInfo("tts_test_hifigan", "", "https://example.invalid/hg.nemo", HifiGanModel)]
+    for info in infos:
+        register_pretrained_model(info, override=True)
+    try:
+        spec_names = {i.pretrained_model_name for i in SpectrogramGenerator.list_available_models() or []}
+        voc_names = {i.pretrained_model_name for i in Vocoder.list_available_models() or []}
+        assert "tts_test_fastpitch" in spec_names and "tts_test_fastpitch" not in voc_names
+        assert "tts_test_hifigan" in voc_names
+    finally:
+        for info in infos:
+            _runtime_entries.remove(info)

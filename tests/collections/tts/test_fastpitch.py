@@ -121,3 +121,14 @@ def test_onnx_export_matches_pytorch(fastpitch, tmp_path):
         ref = fastpitch.fastpitch.infer(text=tokens)
     np.testing.assert_allclose(spect, ref[0].numpy(), atol=1e-3, rtol=1e-3)
     assert int(num_frames[0]) == int(ref[1][0])
+
+
+def test_default_cmudict_is_packed_too(tts_corpus, tmp_path):
+    cfg = tiny_fastpitch_cfg(tts_corpus, tmp_path / "sup")
+    cfg.model.text_tokenizer = {
+        "_target_": "nemo.collections.tts.parts.tokenizers.EnglishPhonemesTokenizer",
+        "g2p": {"_target_": "nemo.collections.tts.g2p.models.en_us_arpabet.EnglishG2p", "phoneme_dict": None}}
+    cfg.model.train_ds = cfg.model.validation_ds = None
+    model = FastPitchModel(model_cfg(cfg))
+    assert "text_tokenizer.g2p.phoneme_dict" in model.artifacts
+    assert model.cfg.text_tokenizer.g2p.phoneme_dict.endswith("cmudict.dict")

