@@ -92,6 +92,10 @@ def test_train_on_synthesised_and_real_audio_then_save_restore(parts, tts_corpus
     assert all(torch.equal(v, model.tts_model.state_dict()[k]) for k, v in tts_before.items())
     assert any(not torch.equal(v, model.asr_model.state_dict()[k]) for k, v in asr_before.items()
                if v.dtype.is_floating_point)
+    model.setup_multiple_validation_data({"manifest_filepath": tts_corpus["dev"], "batch_size": 2})
+    validator = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    metrics = validator.validate(model, verbose=False)[0]
+    assert {"val_loss", "val_wer"} <= set(metrics)
 
     path = str(tmp_path / "hybrid.nemo")
     model.save_to(path)

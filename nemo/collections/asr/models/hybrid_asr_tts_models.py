@@ -225,6 +225,20 @@ class ASRWithTTSModel(ASRModel):
             logging.warning("TTS mel features differ from the ASR preprocessor: " + "; ".join(problems))
         return problems
 
+    @property
+    def trainer(self):
+        return getattr(self, "_trainer", None)
+
+    @trainer.setter
+    def trainer(self, trainer) -> None:
+        # Lightning hands the trainer to child LightningModules too; the children would then log from inside the
+        # hybrid's steps, which Lightning refuses. The hybrid logs for them.
+        super(ASRWithTTSModel, type(self)).trainer.fset(self, trainer)
+        for name in ("asr_model", "tts_model"):
+            child = self._modules.get(name)
+            if child is not None:
+                child._trainer = None
+
     def train(self, mode: bool = True):
         super().train(mode)
         self.tts_model.eval()  # the TTS model stays frozen, in inference mode
