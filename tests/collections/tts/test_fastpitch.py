@@ -132,3 +132,17 @@ def test_default_cmudict_is_packed_too(tts_corpus, tmp_path):
     model = FastPitchModel(model_cfg(cfg))
     assert "text_tokenizer.g2p.phoneme_dict" in model.artifacts
     assert model.cfg.text_tokenizer.g2p.phoneme_dict.endswith("cmudict.dict")
+
+
+def test_validation_through_lightning(fastpitch, tts_corpus):
+    import lightning.pytorch as pl
+    from omegaconf import OmegaConf, open_dict
+
+    val_cfg = OmegaConf.create(OmegaConf.to_container(fastpitch.cfg.validation_ds))
+    with open_dict(val_cfg):
+        val_cfg.dataset.manifest_filepath = [tts_corpus["dev"], tts_corpus["dev"]]  # a list is concatenated
+    fastpitch.setup_multiple_validation_data(val_cfg)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    metrics = trainer.validate(fastpitch, verbose=False)
+    assert len(fastpitch._validation_dl.dataset) == 4
+    assert {"val_loss", "val_mel_loss", "val_dur_loss", "val_pitch_loss", "val_ctc_loss"} <= set(metrics[0])

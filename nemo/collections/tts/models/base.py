@@ -155,6 +155,15 @@ class Vocoder(_AggregatingCatalogue, ModelPT, ABC):
         """Log-mel (B, n_mels, T) -> audio (B, T_audio)."""
 
 
+def append_step_output(model, out: Dict[str, torch.Tensor], dataloader_idx: int = 0) -> None:
+    """Store a validation step's outputs (per loader when there are several)."""
+    outputs = model.validation_step_outputs
+    if outputs and isinstance(outputs[0], list):
+        outputs[dataloader_idx].append(out)
+    else:
+        outputs.append(out)
+
+
 def mean_of(outputs: List[Dict[str, torch.Tensor]], key: str) -> torch.Tensor:
     return torch.stack([o[key] for o in outputs]).mean()
 

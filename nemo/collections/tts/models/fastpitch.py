@@ -12,7 +12,7 @@ import torch
 from omegaconf import DictConfig, open_dict
 
 from nemo.collections.tts.losses.tts_losses import BinLoss, DurationLoss, ForwardSumLoss, MelLoss, PitchLoss
-from nemo.collections.tts.models.base import SpectrogramGenerator, in_trainer_loop, mean_of
+from nemo.collections.tts.models.base import SpectrogramGenerator, append_step_output, in_trainer_loop, mean_of
 from nemo.collections.tts.modules.fastpitch import FastPitchModule
 from nemo.collections.tts.parts.utils import fit_length
 from nemo.core.classes.common import safe_instantiate
@@ -131,7 +131,7 @@ class FastPitchModel(SpectrogramGenerator, Exportable):
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
         losses, (mels, mels_pred, _, _) = self._losses(batch)
         out = {f"val_{k}" if k != "loss" else "val_loss": v.detach() for k, v in losses.items()}
-        self.validation_step_outputs.append(out)
+        append_step_output(self, out, dataloader_idx)
         if batch_idx == 0:
             self._last_val_mels = (mels[0].detach().cpu(), mels_pred[0].detach().cpu())
         return out

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemo.collections.tts.losses.tts_losses import DiscriminatorLoss, FeatureMatchingLoss, GeneratorLoss
-from nemo.collections.tts.models.base import Vocoder, in_trainer_loop, make_dataloader, mean_of
+from nemo.collections.tts.models.base import Vocoder, append_step_output, in_trainer_loop, make_dataloader, mean_of
 from nemo.collections.tts.modules.hifigan_modules import MultiPeriodDiscriminator, MultiScaleDiscriminator
 from nemo.core.classes.common import safe_instantiate
 from nemo.core.classes.exportable import Exportable
@@ -140,7 +140,7 @@ class HifiGanModel(Vocoder, Exportable):
         audio_pred = F.pad(audio_pred, (0, audio.size(1) - audio_pred.size(1)))
         pred_mel, _ = self.audio_to_melspec_precessor(audio_pred, audio_len)
         out = {"val_loss": F.l1_loss(audio_mel, pred_mel).detach()}
-        self.validation_step_outputs.append(out)
+        append_step_output(self, out, dataloader_idx)
         return out
 
     def multi_validation_epoch_end(self, outputs: List[Dict[str, torch.Tensor]], dataloader_idx: int = 0):

@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig
 
 from nemo.collections.tts.losses.tts_losses import Tacotron2Loss
-from nemo.collections.tts.models.base import SpectrogramGenerator, in_trainer_loop, mean_of
+from nemo.collections.tts.models.base import SpectrogramGenerator, append_step_output, in_trainer_loop, mean_of
 from nemo.core.classes.common import safe_instantiate
 
 
@@ -96,7 +96,7 @@ class Tacotron2Model(SpectrogramGenerator):
     def validation_step(self, batch, batch_idx, dataloader_idx=0):
         loss, target, pred, align = self._step(batch)
         out = {"val_loss": loss.detach()}
-        self.validation_step_outputs.append(out)
+        append_step_output(self, out, dataloader_idx)
         if batch_idx == 0:
             self._last_val_mels = (target[0].detach().cpu(), pred[0].detach().cpu(), align[0].detach().cpu())
         return out
