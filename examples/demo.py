@@ -30,7 +30,7 @@ def torch_threads() -> int:
     return 1 if os.getloadavg()[0] > cores - 0.5 else cores
 
 
-def plan_epochs(config_file, corpus, threads, budget_s=500.0):
+def plan_epochs(config_file, corpus, threads, budget_s=540.0):
     """Time a few training steps here and pick the number of epochs (so the LR schedule) that fits the budget."""
     import torch
     from omegaconf import OmegaConf

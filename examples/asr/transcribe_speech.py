@@ -34,6 +34,9 @@ def main(argv=None) -> int:
 
     from nemo.collections.asr.metrics.wer import word_error_rate
     from nemo.collections.asr.models import EncDecCTCModel
+    from nemo.utils import logging
+
+    logging.setLevel("ERROR")  # restore_from's notes about unset datasets would bury the transcripts
 
     start = time.time()
     model = EncDecCTCModel.restore_from(a.nemo_file, map_location="cpu")
