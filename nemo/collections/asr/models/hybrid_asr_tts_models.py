@@ -221,6 +221,9 @@ class ASRWithTTSModel(ASRModel):
             a, b = getattr(tts, name, None), getattr(asr, name, None)
             if a != b:
                 problems.append(f"{name}: TTS {a} vs ASR {b}")
+        if getattr(tts, "nfilt", None) != getattr(asr, "nfilt", None):
+            raise NeMoBaseException(f"the TTS model makes {tts.nfilt} mel channels but the ASR model expects "
+                                    f"{asr.nfilt}; train the TTS model with the ASR preprocessor's features")
         if problems:
             logging.warning("TTS mel features differ from the ASR preprocessor: " + "; ".join(problems))
         return problems
