@@ -54,7 +54,7 @@ def main():
     from nemo.collections.asr.models import EncDecCTCModel
 
     tmp = tempfile.mkdtemp(prefix="asr_compat_")
-    nemo_path = a.nemo
+    nemo_path = os.path.abspath(a.nemo) if a.nemo else None
     if nemo_path is None:
         torch.manual_seed(0)
         cfg = OmegaConf.load(os.path.join(CONF, a.config + ".yaml")).model

@@ -55,6 +55,15 @@ def test_seed_command_default_config_fast_dev_run(corpus, tmp_path):
 
 
 @pytest.mark.slow
+def test_seed_command_two_devices_ddp_on_cpu(corpus, tmp_path):
+    """`trainer.devices=2` as in the seed: two CPU processes under the recipe's `strategy: ddp`."""
+    out = _ok(run(_data(corpus, 1) + ["~model.test_ds", "trainer.devices=2", "trainer.accelerator=cpu",
+                                      "trainer.max_epochs=50", "+trainer.fast_dev_run=true"], cwd=tmp_path, timeout=180))
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in out
+    assert out.count("epoch 0 step 1: val_loss=") == 1  # printed by rank 0 only
+
+
+@pytest.mark.slow
 def test_seed_command_quartznet_15x5_from_config_path(corpus, tmp_path):
     """`--config-path=conf/quartznet` as the seed writes it, from an unrelated working directory."""
     out = _ok(run(["--config-path=conf/quartznet", "--config-name=quartznet_15x5"] + _data(corpus, 1)
