@@ -9,6 +9,18 @@ from omegaconf import OmegaConf
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """These models are tiny: one intra-op thread is faster than two, much faster on a shared box.
+    (Subprocesses in these tests get OMP_NUM_THREADS=1 for the same reason.)"""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 WORDS = ("the a cat dog sat on mat ran fast slow red blue green big small tree house car road sun moon "
          "happy sad good bad very not is was bird fish").split()
 POSITIVE = ("good", "happy", "big", "sun", "fast")

@@ -107,7 +107,7 @@ def test_save_restore_fresh_process_offline(trained, tmp_path):
     cfg = MTEncDecModel.restore_from(str(path), return_config=True)
     assert cfg.encoder_tokenizer.tokenizer_model.startswith("nemo:")
     torch.save({"src": EN[:4], "out": model.translate(EN[:4])}, tmp_path / "ref.pt")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=REPO)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=REPO, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", RESTORE, str(path), str(tmp_path / "ref.pt")], capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

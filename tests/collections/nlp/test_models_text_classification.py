@@ -121,7 +121,7 @@ def test_save_restore_fresh_process_offline(trained, tmp_path):
         logits = model(input_ids=ids, token_type_ids=torch.zeros_like(ids), attention_mask=torch.ones_like(ids))
     torch.save({"ids": ids, "logits": logits, "pred": model.classifytext(["the cat sat"])}, tmp_path / "ref.pt")
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(tmp_path / "empty_hf_home"),
-               PYTHONPATH=REPO)
+               PYTHONPATH=REPO, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", RESTORE, str(path), str(tmp_path / "ref.pt")], capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -58,7 +58,8 @@ class TextClassificationModel(NLPModel, Exportable):
             cfg=cfg,
         )
         self.hidden_size = self.bert_model.config.hidden_size
-        self.register_bert_model()
+        if config_file is None:  # a given (or restored) config file is already the artifact
+            self.register_bert_model()
 
         # instantiate the FFN for classification
         self.classifier = SequenceClassifier(
