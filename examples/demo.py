@@ -42,7 +42,9 @@ def plan_epochs(config_file, corpus, threads, budget_s=540.0):
     cfg.model.train_ds.manifest_filepath = corpus["train"]
     cfg.model.validation_ds.manifest_filepath = None
     model = EncDecCTCModel(cfg=cfg.model)
-    model.setup_optimization(OmegaConf.create({"name": "novograd", "lr": 1e-4}))
+    optim = OmegaConf.to_container(cfg.model.optim)
+    optim.pop("sched", None)  # the schedule needs the trainer; the step cost does not
+    model.setup_optimization(OmegaConf.create(optim))
     model.train()
     loader = iter(model._train_dl)
     times = []
