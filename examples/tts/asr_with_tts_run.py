@@ -89,12 +89,10 @@ def main(argv=None):
     text_path = text_manifest(os.path.join(a.out, "text_only.json"), a.text_sentences, 7, exclude)
     results = {"steps": a.steps, "batch_size": a.batch_size, "lr": a.lr, "text_sentences": a.text_sentences}
     base = ASRModel.restore_from(a.asr).eval()
-    results["before"] = {os.path.basename(os.path.dirname(m)) + "/" + os.path.basename(m): wer_of(base, m)
-                         for m in a.test}
+    results["before"] = {m: wer_of(base, m) for m in a.test}
     for name, with_text in (("audio_only", False), ("audio_plus_tts_text", True)):
         model, seconds = finetune(a, with_text, text_path)
-        results[name] = {os.path.basename(os.path.dirname(m)) + "/" + os.path.basename(m): wer_of(model.asr_model, m)
-                         for m in a.test}
+        results[name] = {m: wer_of(model.asr_model, m) for m in a.test}
         results[name]["train_seconds"] = round(seconds, 1)
         print(name, results[name], flush=True)
     path = os.path.join(a.out, "asr_with_tts.nemo")
