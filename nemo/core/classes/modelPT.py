@@ -71,9 +71,9 @@ class ModelPT(pl.LightningModule, Model):
         self._save_restore_connector = SaveRestoreConnector()
         self.set_trainer(trainer)
         if self.is_being_restored:
-            for section in ("train_ds", "validation_ds", "test_ds"):
+            for section, setup in (("train_ds", "training"), ("validation_ds", "validation"), ("test_ds", "test")):
                 if self._cfg.get(section) is not None:
-                    logging.warning(f"Restored model: call setup_{section.split('_')[0]}_data() to use {section}.")
+                    logging.warning(f"Restored model: call setup_{setup}_data() to use {section}.")
         else:
             self._setup_data_from_config()
 

@@ -222,12 +222,16 @@ class FilterbankFeatures(nn.Module):
             x = self.stft(x)
         guard = 0 if not self.use_grads else CONSTANT
         x = torch.view_as_real(x)
-        x = torch.sqrt(x.pow(2).sum(-1) + guard)
+        power_ready = guard == 0 and self.mag_power == 2.0
+        if power_ready:  # |X|^2 directly: no sqrt-then-square, no strided sum over (re, im)
+            x = x[..., 0].square() + x[..., 1].square()
+        else:
+            x = torch.sqrt(x.pow(2).sum(-1) + guard)
         if self.training and self.nb_augmentation_prob > 0.0:
             for idx in range(x.shape[0]):
                 if float(torch.rand(())) < self.nb_augmentation_prob:
                     x[idx, self._nb_max_fft_bin :, :] = 0.0
-        if self.mag_power != 1.0:
+        if self.mag_power != 1.0 and not power_ready:
             x = x.pow(self.mag_power)
         if linear_spec:
             return x, seq_len
