@@ -77,3 +77,10 @@ def test_pretrained_catalogue_aggregates_subclasses():
     finally:
         for info in infos:
             _runtime_entries.remove(info)
+
+
+def test_hybrid_model_is_exported_where_the_seed_names_it():
+    from nemo.collections.asr.models import ASRWithTTSModel
+    from nemo.collections.asr.models.hybrid_asr_tts_models import ASRWithTTSModel as defined
+
+    assert ASRWithTTSModel is defined

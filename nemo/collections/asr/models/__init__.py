@@ -3,3 +3,4 @@
 from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecModel  # noqa: F401
 from nemo.collections.asr.models.ctc_bpe_models import EncDecCTCModelBPE  # noqa: F401
 from nemo.collections.asr.models.ctc_models import EncDecCTCModel  # noqa: F401
+from nemo.collections.asr.models.hybrid_asr_tts_models import ASRWithTTSModel  # noqa: F401,E402  (TTS loads lazily)
