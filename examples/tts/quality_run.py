@@ -10,7 +10,6 @@ results.json under --out.
 """
 
 import argparse
-import glob
 import json
 import os
 import time

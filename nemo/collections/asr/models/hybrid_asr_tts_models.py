@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import random
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import copy
 from abc import ABC, abstractmethod
 from typing import Dict, List, Optional
 

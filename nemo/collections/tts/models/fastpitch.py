@@ -6,7 +6,7 @@ State-dict layout follows NeMo: `fastpitch.encoder.*`, `fastpitch.decoder.*`, `f
 and the aligner twice (`aligner.*` and `fastpitch.aligner.*`).
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 from omegaconf import DictConfig, open_dict

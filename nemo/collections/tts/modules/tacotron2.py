@@ -3,7 +3,7 @@
 Shapes: tokens embedded to (B, C, T_text); mel frames (B, n_mels, T); gate logits (B, T); alignments (B, T, T_text).
 """
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
