@@ -225,3 +225,39 @@ def test_package_attribute_is_the_decorator_whatever_was_imported_first():
     proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(REPO)),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-1000:]
+
+
+NEMO_SCHEMA_SCRIPT = '''
+from omegaconf import OmegaConf
+from nemo.core.config import hydra_runner
+from nemo.core.config.modelPT import NemoConfig
+
+@hydra_runner(config_path="conf", config_name="exp", schema=NemoConfig)
+def main(cfg):
+    print("RESULT", OmegaConf.to_container(cfg.model)["train_ds"]["batch_size"], "test_ds" in cfg.model,
+          cfg.trainer.devices, "hydra" in cfg)
+
+main()
+'''
+
+
+@pytest.mark.slow
+def test_nemoconfig_schema_with_hydra_field_and_deletion(tmp_path):
+    """NemoConfig carries a `hydra` field (Hydra's own node) and structured configs can't delete keys:
+    both still work under a schema, as the seed's `~model.test_ds` needs."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "exp.yaml").write_text(
+        "name: x\nmodel:\n  train_ds:\n    batch_size: 7\n  test_ds:\n    batch_size: 3\n"
+    )
+    (tmp_path / "run.py").write_text(NEMO_SCHEMA_SCRIPT)
+
+    def run(*overrides):
+        return subprocess.run([sys.executable, str(tmp_path / "run.py"), *overrides], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120)
+
+    out = run("model.train_ds.batch_size=9", "trainer.devices=1")
+    assert "RESULT 9 True 1 False" in out.stdout, out.stderr[-2000:]
+    out = run("~model.test_ds")
+    assert "RESULT 7 False auto False" in out.stdout, out.stderr[-2000:]
+    out = run("~model.nothere")
+    assert out.returncode != 0 and "model.nothere" in (out.stdout + out.stderr)

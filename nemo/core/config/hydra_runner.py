@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -132,10 +132,27 @@ def _apply_optimizer_switches(cfg: DictConfig, switches: dict, overrides: list) 
             OmegaConf.update(cfg, key, new, merge=False)
 
 
+def _delete_keys(cfg: DictConfig, keys: List[str]) -> DictConfig:
+    """A plain struct-mode copy of `cfg` without `keys` (the `~key` overrides given with a schema)."""
+    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    for key in keys:
+        parent_key, _, leaf = key.rpartition(".")
+        parent = OmegaConf.select(plain, parent_key) if parent_key else plain
+        if not isinstance(parent, DictConfig) or leaf not in parent:
+            raise SystemExit(f"Could not delete from config. '{key}' does not exist.")
+        del parent[leaf]
+    OmegaConf.set_struct(plain, True)
+    return plain
+
+
 def _store_schema(schema: Any, config_name: str) -> None:
+    """Register `schema` under the YAML's name; a `hydra` field (NemoConfig's) is Hydra's own, so it is left out."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name=config_name, node=schema)
+    node = OmegaConf.structured(schema)
+    if "hydra" in node:
+        node = OmegaConf.masked_copy(node, [k for k in node if k != "hydra"])
+    ConfigStore.instance().store(name=config_name, node=node)
 
 
 def hydra_runner(
@@ -160,6 +177,10 @@ def hydra_runner(
             parser = get_args_parser()
             args = parser.parse_args()
             user_overrides, switches = _split_optimizer_switches(list(args.overrides))
+            deletions = []
+            if schema is not None:  # structured configs can't delete keys: apply `~key` after composing
+                deletions = [o[1:].split("=", 1)[0] for o in user_overrides if o.startswith("~")]
+                user_overrides = [o for o in user_overrides if not o.startswith("~")]
             args.overrides = user_overrides + list(_QUIET_OVERRIDES)
 
             _check_primary_yaml(task_function, args.config_path or config_path, args.config_name or config_name)
@@ -177,6 +198,8 @@ def hydra_runner(
                 _store_schema(schema, name)
 
             def task(cfg: DictConfig) -> None:
+                if deletions:
+                    cfg = _delete_keys(cfg, deletions)
                 if switches:
                     _apply_optimizer_switches(cfg, switches, user_overrides)
                 if _full_errors():
