@@ -162,7 +162,8 @@ def test_state_dict_round_trip():
 def test_calling_get_lr_directly_warns():
     sched = L.WarmupPolicy(make_optimizer(1.0), warmup_steps=2)
     with pytest.warns(UserWarning, match="get_last_lr"):
-        sched.get_lr()
+        lrs = sched.get_lr()
+    assert len(lrs) == 1
 
 
 @pytest.mark.parametrize(
@@ -197,6 +198,7 @@ def test_no_warnings_on_normal_stepping():
         for _ in range(6):
             optimizer.step()
             sched.step()
+    assert sched.last_epoch == 6
 
 
 @pytest.mark.parametrize("cls", [L.WarmupHoldAnnealLinear, L.WarmupHoldAnnealOneMinusSquareRoot,
