@@ -70,19 +70,6 @@ class EncDecCTCModelBPE(EncDecCTCModel, ASRBPEMixin):
             self.artifacts.pop(f"tokenizer.{key}", None)
         self._register_tokenizer_artifacts()
         vocabulary = list(self.tokenizer.tokenizer.get_vocab().keys())
-        decoder_config = copy.deepcopy(self._cfg.decoder)
-        with open_dict(decoder_config):
-            decoder_config.vocabulary = vocabulary
-            decoder_config.num_classes = len(vocabulary)
-        del self.decoder
-        self.decoder = self.from_config_dict(decoder_config)
-        del self.loss
-        self.loss = self._make_loss()
-        decoding_cfg = self._merged_decoding_cfg(decoding_cfg)
-        self.decoding = self._build_decoding(decoding_cfg)
-        self._wer = self._make_wer()
-        with open_dict(self._cfg):
-            self._cfg.decoder = decoder_config
-            self._cfg.decoding = decoding_cfg
+        self._replace_output_head(vocabulary, decoding_cfg)
         self.cfg = self._cfg
         logging.info(f"Changed tokenizer to {vocabulary} vocabulary.")

@@ -102,10 +102,20 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin):
             logging.warning(f"Old {self._vocabulary_list()} and new {list(new_vocabulary)} match. Not changing anything.")
             return
         new_vocabulary = list(new_vocabulary)
+        self._replace_output_head(new_vocabulary, decoding_cfg)
+        with open_dict(self._cfg):
+            for section in ("train_ds", "validation_ds", "test_ds"):
+                if self._cfg.get(section) is not None:
+                    self._cfg[section]["labels"] = new_vocabulary
+        self.cfg = self._cfg
+        logging.info(f"Changed decoder to output to {self._vocabulary_list()} vocabulary.")
+
+    def _replace_output_head(self, vocabulary: List[str], decoding_cfg: Optional[DictConfig]) -> None:
+        """A fresh decoder for `vocabulary` with its loss, decoding and WER, recorded in the config."""
         decoder_config = copy.deepcopy(self._cfg.decoder)
         with open_dict(decoder_config):
-            decoder_config.vocabulary = new_vocabulary
-            decoder_config.num_classes = len(new_vocabulary)
+            decoder_config.vocabulary = vocabulary
+            decoder_config.num_classes = len(vocabulary)
         del self.decoder
         self.decoder = self.from_config_dict(decoder_config)
         del self.loss
@@ -116,11 +126,6 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin):
         with open_dict(self._cfg):
             self._cfg.decoder = decoder_config
             self._cfg.decoding = decoding_cfg
-            for section in ("train_ds", "validation_ds", "test_ds"):
-                if self._cfg.get(section) is not None:
-                    self._cfg[section]["labels"] = new_vocabulary
-        self.cfg = self._cfg
-        logging.info(f"Changed decoder to output to {self._vocabulary_list()} vocabulary.")
 
     def _merged_decoding_cfg(self, decoding_cfg) -> DictConfig:
         if decoding_cfg is None:
