@@ -4,14 +4,6 @@ Sub-packages load on first attribute access, so importing the collection costs n
 `transformers` and `sacrebleu` are imported only by the code that uses them.
 """
 
-import importlib
+from nemo.utils.lazy import lazy_exports
 
-_SUBPACKAGES = ("data", "losses", "metrics", "models", "modules", "parts")
-
-
-def __getattr__(name: str):
-    if name in _SUBPACKAGES:
-        module = importlib.import_module(f"nemo.collections.nlp.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'nemo.collections.nlp' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_exports(__name__, subpackages=("data", "losses", "metrics", "models", "modules", "parts"))

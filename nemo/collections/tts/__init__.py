@@ -3,14 +3,6 @@
 Sub-packages load on first attribute access so the import itself is cheap.
 """
 
-import importlib
+from nemo.utils.lazy import lazy_exports
 
-_SUBPACKAGES = ("data", "g2p", "losses", "models", "modules", "parts")
-
-
-def __getattr__(name: str):
-    if name in _SUBPACKAGES:
-        module = importlib.import_module(f"nemo.collections.tts.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'nemo.collections.tts' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_exports(__name__, subpackages=("data", "g2p", "losses", "models", "modules", "parts"))

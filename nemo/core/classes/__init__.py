@@ -1,6 +1,6 @@
 """Core classes. Names are resolved lazily so `import nemo.core.classes` stays cheap."""
 
-import importlib
+from nemo.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "ModelPT": "nemo.core.classes.modelPT",
@@ -36,14 +36,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nemo.core.classes' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

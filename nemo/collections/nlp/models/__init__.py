@@ -1,6 +1,6 @@
 """NLP models: `TextClassificationModel` and `MTEncDecModel` (resolved on first access)."""
 
-import importlib
+from nemo.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "NLPModel": "nemo.collections.nlp.models.nlp_model",
@@ -9,10 +9,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nemo.collections.nlp.models' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,6 +1,6 @@
 """NLP modules: encoders from Hugging Face, classification heads, NeMo's Transformer."""
 
-import importlib
+from nemo.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "get_lm_model": "nemo.collections.nlp.modules.common.lm_utils",
@@ -18,10 +18,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nemo.collections.nlp.modules' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
