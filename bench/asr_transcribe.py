@@ -1,7 +1,8 @@
 """`transcribe()` real-time factor of a restored small QuartzNet on real speech; with --ref, NVIDIA NeMo 3.0.0
 restoring the same .nemo (written here) and transcribing the same files, and the speed ratio.
 
-    python bench/asr_transcribe.py [--nemo demo_out/quartznet_demo.nemo] [--files 64] [--ref /tmp/nemo_ref/bin/python]
+    python bench/asr_transcribe.py [--nemo demo_out/quartznet_demo.nemo | --config conf.yaml] [--files 64]
+        [--ref /tmp/nemo_ref/bin/python]
 """
 
 import argparse
@@ -51,19 +52,24 @@ def run_worker(python, a, files_list, env):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def default_nemo():
-    """The demo's trained model if there is one, else a freshly initialised demo-config model saved to bench/out."""
+def default_nemo(config=None):
+    """With `config`, a seeded untrained model of that YAML saved to bench/out; else the demo's trained model if
+    there is one, else an untrained demo-config model."""
     trained = os.path.join(REPO, "demo_out", "quartznet_demo.nemo")
-    if os.path.exists(trained):
+    if config is None and os.path.exists(trained):
         return trained
+    import torch
     from omegaconf import OmegaConf
 
     from nemo.collections.asr.models import EncDecCTCModel
 
-    cfg = OmegaConf.load(CONFIG).model
+    config = config or CONFIG
+    cfg = OmegaConf.load(config).model
     cfg.train_ds.manifest_filepath = cfg.validation_ds.manifest_filepath = None
-    path = os.path.join(OUT, "quartznet_demo_untrained.nemo")
+    cfg.pop("test_ds", None)
+    path = os.path.join(OUT, os.path.splitext(os.path.basename(config))[0] + "_untrained.nemo")
     os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
     EncDecCTCModel(cfg=cfg).save_to(path)
     return path
 
@@ -71,6 +77,7 @@ def default_nemo():
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nemo", default=None)
+    p.add_argument("--config", default=None, help="benchmark an untrained model of this YAML (e.g. quartznet_15x5)")
     p.add_argument("--files", type=int, default=64, help="how many test utterances to transcribe")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
@@ -90,7 +97,7 @@ def main():
     files_list = os.path.join(OUT, "asr_transcribe_files.txt")
     with open(files_list, "w", encoding="utf-8") as f:
         f.write("\n".join(paths) + "\n")
-    a.nemo = os.path.abspath(a.nemo or default_nemo())
+    a.nemo = os.path.abspath(a.nemo or default_nemo(a.config))
     ours_env = dict(os.environ, PYTHONPATH=REPO)
     ref_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     runs = {"ours": [], "nemo": []}

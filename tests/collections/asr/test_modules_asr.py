@@ -1,8 +1,12 @@
 """Unit behaviour of the ASR modules, loss, decoding and WER (spec §5-§7, §9)."""
 
+import copy
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from nemo.collections.asr.losses import CTCLoss
@@ -13,6 +17,7 @@ from nemo.collections.asr.modules import (
     ConvASREncoder,
     SpectrogramAugmentation,
 )
+from nemo.collections.asr.parts.submodules import jasper
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
 from nemo.collections.asr.parts.submodules.spectr_augment import SpecAugment, SpecCutout
 
@@ -132,6 +137,48 @@ def test_masked_encoder_ignores_padding(block):
     out_pad, len_pad = enc(audio_signal=padded, length=torch.tensor([40]))
     assert len_short.tolist() == len_pad.tolist() == [20]
     torch.testing.assert_close(out_pad[:, :, :20], out_short[:, :, :20], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("conv_mask", [True, False])
+@pytest.mark.parametrize("training", [False, True])
+def test_time_major_encoder_matches_channel_major(conv_mask, training):
+    """The CPU channels-last path gives the channel-major values, gradients and BatchNorm running statistics."""
+    torch.manual_seed(0)
+    fast = _small_encoder(se=True)
+    if not conv_mask:
+        fast = ConvASREncoder([dict(filters=24, repeat=2, kernel=[5], stride=[1], dilation=[1], dropout=0.0,
+                                    residual=True, separable=True)], activation="relu", feat_in=16, conv_mask=False)
+    slow = copy.deepcopy(fast)
+    slow._time_major = False
+    x = torch.randn(3, 16, 50)
+    lengths = torch.tensor([50, 41, 17])
+    outs = []
+    for enc in (fast, slow):
+        enc.train(training)
+        inp = x.clone().requires_grad_(True)
+        with mock.patch.object(jasper.F, "conv2d", wraps=F.conv2d) as conv2d:
+            out, out_len = enc(audio_signal=inp, length=lengths)
+        assert conv2d.called == (enc is fast)
+        out.square().sum().backward()
+        assert out.is_contiguous()
+        outs.append((out, out_len, inp.grad, enc.state_dict()))
+    (a, a_len, a_grad, a_sd), (b, b_len, b_grad, b_sd) = outs
+    assert a_len.tolist() == b_len.tolist()
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a_grad, b_grad, atol=1e-4, rtol=1e-4)
+    for key in a_sd:
+        torch.testing.assert_close(a_sd[key], b_sd[key], atol=1e-5, rtol=1e-5, msg=key)
+    if training:
+        assert int(a_sd["encoder.0.mconv.2.num_batches_tracked"]) == 1
+
+
+def test_time_major_encoder_still_runs_module_hooks():
+    enc = _small_encoder().eval()
+    seen = []
+    enc.encoder[1].mconv[0].conv.register_forward_hook(lambda *args: seen.append("conv"))
+    enc.encoder[1].mconv[2].register_forward_pre_hook(lambda *args: seen.append("bn"))
+    enc(audio_signal=torch.randn(2, 16, 30), length=torch.tensor([30, 20]))
+    assert seen == ["conv", "bn"]
 
 
 def test_separable_block_key_layout_and_shared_activation():

@@ -82,6 +82,46 @@ def _mask(lens: torch.Tensor, max_len: int) -> torch.Tensor:
     return torch.arange(max_len, device=lens.device)[None, :] < lens[:, None]
 
 
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """The same (B, C, T) values stored time-major (channels innermost), which oneDNN's CPU convolutions run
+    several times faster than channel-major, depthwise ones above all."""
+    return x.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def _runs_direct(module: nn.Module, x: torch.Tensor) -> bool:
+    """True when `x` is channels-last and `module` has no hooks, so calling its functional form skips nothing."""
+    if torch.jit.is_tracing() or x.dim() != 3 or x.size(1) == 1 or x.stride(1) != 1:
+        return False
+    hooks = nn.modules.module
+    return not (module._forward_hooks or module._forward_pre_hooks or hooks._global_forward_hooks
+                or hooks._global_forward_pre_hooks)
+
+
+def conv1d(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """`conv(x)`, keeping a channels-last `x` channels-last (plain conv1d would copy it back to channel-major)."""
+    if not _runs_direct(conv, x) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+        return conv(x)
+    out = F.conv2d(x.unsqueeze(2), conv.weight.unsqueeze(2), conv.bias, (1, conv.stride[0]), (0, conv.padding[0]),
+                   (1, conv.dilation[0]), conv.groups)
+    return out.squeeze(2)
+
+
+def batch_norm(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+    """`bn(x)`, keeping a channels-last `x` channels-last; running statistics update exactly as BatchNorm1d's."""
+    if not _runs_direct(bn, x):
+        return bn(x)
+    factor = 0.0 if bn.momentum is None else bn.momentum
+    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        if bn.momentum is None:
+            factor = 1.0 / float(bn.num_batches_tracked)
+    use_batch_stats = bn.training or bn.running_mean is None
+    stats_tracked = not bn.training or bn.track_running_stats
+    out = F.batch_norm(x.unsqueeze(2), bn.running_mean if stats_tracked else None,
+                       bn.running_var if stats_tracked else None, bn.weight, bn.bias, use_batch_stats, factor, bn.eps)
+    return out.squeeze(2)
+
+
 def _zero_padding(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
     """Zero the frames of (B, C, T) `x` past each length (a multiply: far faster than masked_fill on CPU)."""
     return x * _mask(lens, x.size(2)).unsqueeze(1).to(x.dtype)
@@ -147,7 +187,7 @@ class MaskedConv1d(nn.Module):
         batch, _, time = x.shape
         if self.heads != -1:
             x = x.reshape(-1, self.heads, time)
-        out = self.conv(x)
+        out = conv1d(self.conv, x)
         if self.heads != -1:
             out = out.reshape(batch, -1, out.shape[-1])
         return out, lens
@@ -343,8 +383,10 @@ class JasperBlock(nn.Module):
         for layer in self.mconv:
             if isinstance(layer, (MaskedConv1d, SqueezeExcite)):
                 out, lens = layer(out, lens)
-            elif isinstance(layer, nn.Conv1d) and lens is not None:
-                out, lens = layer(out), _conv_out_len(layer, lens)
+            elif isinstance(layer, nn.Conv1d):
+                out, lens = conv1d(layer, out), None if lens is None else _conv_out_len(layer, lens)
+            elif isinstance(layer, nn.BatchNorm1d):
+                out = batch_norm(layer, out)
             else:
                 out = layer(out)
         if self.res is not None:
@@ -353,6 +395,10 @@ class JasperBlock(nn.Module):
                 for layer in branch:
                     if isinstance(layer, MaskedConv1d):
                         res_out, _ = layer(res_out, lens_orig)
+                    elif isinstance(layer, nn.Conv1d):
+                        res_out = conv1d(layer, res_out)
+                    elif isinstance(layer, nn.BatchNorm1d):
+                        res_out = batch_norm(layer, res_out)
                     else:
                         res_out = layer(res_out)
                 if self.residual_mode in ("add", "stride_add"):
