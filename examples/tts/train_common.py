@@ -15,6 +15,7 @@ def train(cfg, model_class):
     trainer = pl.Trainer(**cfg.trainer)
     log_dir = exp_manager(trainer, cfg.get("exp_manager", None))
     model = model_class(cfg=cfg.model, trainer=trainer)
+    model.maybe_init_from_pretrained_checkpoint(cfg)
     trainer.fit(model)
     if trainer.is_global_zero:
         print(f"finished at global_step={trainer.global_step}", flush=True)

@@ -7,6 +7,7 @@
         trainer.devices=1 trainer.accelerator=cpu trainer.max_epochs=50
     ... ~model.test_ds +trainer.fast_dev_run=true                     # one batch of each, nothing saved
     ... model.optim=adam model.optim.lr=.0004 model.optim.betas=[.8,.5]  # another optimizer
+    ... +init_from_nemo_model=pretrained.nemo                        # fine-tune: start from its weights
 
 Without --config-name the small default recipe conf/config.yaml is used. A relative --config-path is looked up
 beside this script (Hydra's rule), then in the current directory, then in examples/asr/ (so `conf/quartznet`
@@ -69,6 +70,7 @@ def main(cfg):
     trainer = pl.Trainer(**cfg.trainer, callbacks=[PrintWER()])
     log_dir = exp_manager(trainer, cfg.get("exp_manager", None))
     asr_model = EncDecCTCModel(cfg=cfg.model, trainer=trainer)
+    asr_model.maybe_init_from_pretrained_checkpoint(cfg)  # +init_from_nemo_model=..., etc.
 
     trainer.fit(asr_model)
 

@@ -70,6 +70,7 @@ def main(cfg):
     trainer = pl.Trainer(**cfg.trainer)
     log_dir = exp_manager(trainer, cfg.get("exp_manager", None))
     model = MTEncDecModel(model_cfg, trainer=trainer)
+    model.maybe_init_from_pretrained_checkpoint(cfg)
     if cfg.do_training:
         trainer.fit(model)
     if cfg.do_testing and model_cfg.get("test_ds") is not None and model_cfg.test_ds.get("src_file_name"):

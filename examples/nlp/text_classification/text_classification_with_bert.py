@@ -36,6 +36,7 @@ def main(cfg):
     if not cfg.model.train_ds.file_path:
         raise ValueError("model.train_ds.file_path is not set: give a training TSV (`sentence<TAB>label` lines)")
     model = TextClassificationModel(cfg.model, trainer=trainer)
+    model.maybe_init_from_pretrained_checkpoint(cfg)
     trainer.fit(model)
 
     if cfg.model.get("test_ds") is not None and cfg.model.test_ds.get("file_path"):

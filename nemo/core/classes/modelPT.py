@@ -250,6 +250,38 @@ class ModelPT(pl.LightningModule, Model):
 
         return ModelSummary(self, max_depth=max_depth)
 
+    def on_train_batch_start(self, batch, batch_idx: int):
+        """Apply `cfg.freeze_updates` (sub-modules frozen for a range of optimizer updates)."""
+        schedule = self._cfg.get("freeze_updates", None)
+        if schedule is not None and schedule.get("enabled", False):
+            from nemo.core.classes.model_init import FreezeSchedule
+
+            if getattr(self, "_freeze_schedule", None) is None:
+                self._freeze_schedule = FreezeSchedule(self, schedule)
+            self._freeze_schedule.update(self, self.trainer.global_step if self._trainer is not None else 0)
+
+    # ------------------------------------------------------ init from others
+    def maybe_init_from_pretrained_checkpoint(self, cfg: DictConfig, map_location: str = "cpu") -> None:
+        """Load weights named by `cfg.init_from_nemo_model` / `init_from_pretrained_model` / `init_from_ptl_ckpt`
+        (a path or name, or a mapping of `{path|name, include, exclude}` entries)."""
+        from nemo.core.classes.model_init import maybe_init_from_pretrained_checkpoint
+
+        maybe_init_from_pretrained_checkpoint(self, cfg, map_location)
+
+    def load_part_of_state_dict(self, state_dict, include, exclude, load_from_string: Optional[str] = None):
+        """Load the keys containing an `include` substring and no `exclude` one, leaving the rest as they are."""
+        from nemo.core.classes.model_init import load_part_of_state_dict
+
+        return load_part_of_state_dict(self, state_dict, include, exclude, load_from_string)
+
+    @classmethod
+    def extract_state_dict_from(cls, restore_path: str, save_dir: str, split_by_module: bool = False,
+                                save_restore_connector: Optional[SaveRestoreConnector] = None):
+        """Write the weights of a `.nemo` into `save_dir` (one file, or one per top-level module)."""
+        from nemo.core.classes.model_init import extract_state_dict_from
+
+        return extract_state_dict_from(restore_path, save_dir, split_by_module)
+
     # ---------------------------------------------------------- save/restore
     @property
     def is_being_restored(self) -> bool:
