@@ -130,6 +130,10 @@ def test_short_training_writes_a_nemo_file(corpus, tmp_path):
     assert "epoch 0 step 2: val_loss=" in out and "epoch 1 step 4: val_loss=" in out
     nemo_file = tmp_path / "run" / "checkpoints" / "QuartzNet15x5.nemo"
     assert f".nemo file: {nemo_file}" in out and nemo_file.is_file()
+    # fine-tuning from it, as NeMo's script allows: every weight taken over
+    out = _ok(run(_data(corpus) + ["trainer.accelerator=cpu", "trainer.strategy=auto", "+trainer.fast_dev_run=true",
+                                   f"+init_from_nemo_model={nemo_file}"], cwd=tmp_path))
+    assert f"Model initialized with weights from {nemo_file}" in out and "0 excluded" in out
 
 
 @pytest.mark.slow
