@@ -172,6 +172,30 @@ def test_time_major_encoder_matches_channel_major(conv_mask, training):
         assert int(a_sd["encoder.0.mconv.2.num_batches_tracked"]) == 1
 
 
+_BASE = dict(filters=16, repeat=2, kernel=[5], stride=[1], dilation=[1], dropout=0.0, residual=True)
+
+
+@pytest.mark.parametrize("blocks", [
+    [dict(_BASE, residual=False), dict(_BASE, residual_dense=True), dict(_BASE, residual_dense=True)],
+    [dict(_BASE, groups=4)],
+    [dict(_BASE, repeat=1, stride=[2], residual_mode="stride_add", separable=True)],
+    [dict(_BASE, future_context=1, separable=True)],
+    [dict(_BASE, kernel=[3], dilation=[2], separable=True)],
+    [dict(_BASE, heads=4, separable=True)],
+], ids=["dense_residual", "groups_shuffle", "stride_add", "future_context", "dilation", "heads"])
+def test_time_major_encoder_block_variants(blocks):
+    torch.manual_seed(0)
+    fast = ConvASREncoder(blocks, activation="relu", feat_in=16, conv_mask=True)
+    slow = copy.deepcopy(fast)
+    slow._time_major = False
+    x, lengths = torch.randn(3, 16, 40), torch.tensor([40, 33, 12])
+    for training in (False, True):
+        a, a_len = fast.train(training)(audio_signal=x, length=lengths)
+        b, b_len = slow.train(training)(audio_signal=x, length=lengths)
+        assert a_len.tolist() == b_len.tolist()
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_time_major_encoder_still_runs_module_hooks():
     enc = _small_encoder().eval()
     seen = []
