@@ -138,14 +138,14 @@ class ConvASREncoder(NeuralModule, Exportable):
         for m in self.modules():
             if isinstance(m, MaskedConv1d):
                 m.use_mask = False
-        self._time_major = False
+        self._time_major_saved, self._time_major = self._time_major, False
 
     def _export_teardown(self):
         """Turn masking back on after export."""
         for m in self.modules():
             if isinstance(m, MaskedConv1d):
                 m.use_mask = True
-        self._time_major = True
+        self._time_major = getattr(self, "_time_major_saved", True)
 
     @typecheck()
     def forward(self, audio_signal: torch.Tensor, length: Optional[torch.Tensor] = None):
