@@ -142,6 +142,11 @@ class FastPitchModel(SpectrogramGenerator, Exportable):
 
     # ------------------------------------------------------------------ export
     @property
+    def vocab(self):
+        """NeMo's name for FastPitch's text tokenizer."""
+        return self.tokenizer
+
+    @property
     def input_types(self):
         return {"text": NeuralType(("B", "T"), TokenIndex())}
 

@@ -108,7 +108,9 @@ class FastPitchModule(nn.Module):
                                         padding=(energy_embedding_kernel_size - 1) // 2)
         else:
             self.energy_emb = None
-        self.register_buffer("bin_loss_scale", torch.zeros(1))
+        # NeMo's checkpoints carry these (always zero there); kept so state dicts match key for key
+        self.register_buffer("pitch_mean", torch.zeros(1))
+        self.register_buffer("pitch_std", torch.zeros(1))
         self.proj = nn.Linear(decoder_module.d_model, n_mel_channels, bias=True)
 
     def _speaker(self, speaker, batch: int):

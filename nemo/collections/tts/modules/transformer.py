@@ -15,7 +15,7 @@ class PositionalEmbedding(nn.Module):
     def __init__(self, demb: int):
         super().__init__()
         inv_freq = 1 / (10000 ** (torch.arange(0.0, demb, 2.0) / demb))
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.register_buffer("inv_freq", inv_freq)  # saved, as in NeMo's checkpoints
 
     def forward(self, pos_seq: torch.Tensor) -> torch.Tensor:
         sinusoid = torch.outer(pos_seq, self.inv_freq)
