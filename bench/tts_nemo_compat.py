@@ -37,10 +37,10 @@ def _small_fastpitch(folder, manifest):
     cfg.sup_data_path = os.path.join(folder, "sup_data")
     cfg.pitch_mean, cfg.pitch_std = 212.36, 68.53
     m = cfg.model
-    m.symbols_embedding_dim = 64
+    m.symbols_embedding_dim = 32
     for name in ("input_fft", "output_fft"):
-        m[name].n_layer, m[name].d_head, m[name].d_inner = 1, 16, 128
-    m.duration_predictor.filter_size = m.pitch_predictor.filter_size = 64
+        m[name].n_layer, m[name].d_head, m[name].d_inner = 1, 16, 64
+    m.duration_predictor.filter_size = m.pitch_predictor.filter_size = 32
     m.text_tokenizer._target_ = "nemo.collections.common.tokenizers.text_to_speech.tts_tokenizers.EnglishPhonemesTokenizer"
     m.text_tokenizer.g2p.phoneme_dict = dict_path
     for ds in (m.train_ds, m.validation_ds):
@@ -117,6 +117,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ref", default=None, help="python of a venv with nemo-toolkit==3.0.0 (and nltk) installed")
     p.add_argument("--keep", default=None, help="copy the .nemo files each library wrote into this folder")
+    p.add_argument("--golden", default=None, help="write NeMo's FastPitch .nemo and its own outputs here (test data)")
     p.add_argument("--make", nargs=2, default=None, help=argparse.SUPPRESS)
     p.add_argument("--run", nargs=2, default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -156,6 +157,12 @@ def main():
                 out = os.path.join(tmp, f"{writer}_read_by_{reader}.npz")
                 _, error = _call(rpython, ["--run", folder, out], renv, fail=False)
                 outs[writer, reader] = error or dict(np.load(out))
+        if a.golden and not isinstance(outs["nemo", "nemo"], str):
+            os.makedirs(a.golden, exist_ok=True)
+            shutil.copy(os.path.join(tmp, "by_nemo", "fastpitch.nemo"), os.path.join(a.golden, "nemo_fastpitch_small.nemo"))
+            ref = outs["nemo", "nemo"]
+            np.savez(os.path.join(a.golden, "nemo_fastpitch_small_outputs.npz"), text=np.array(TEXT),
+                     tokens=ref["tokens"], spec=ref["spec"], table=ref["table"])
         for writer in pythons:
             ours, ref = outs[writer, "ours"], outs[writer, "nemo"]
             if isinstance(ours, str) or isinstance(ref, str):
