@@ -1,9 +1,11 @@
-"""Does a .nemo written by our EncDecCTCModel restore in NVIDIA NeMo 3.0.0 with the same log-probs?
+"""Do CTC `.nemo` files cross between this package and NVIDIA NeMo 3.0.0 with the same log-probs and transcripts?
 
-    python bench/asr_nemo_compat.py --ref /tmp/nemo_ref/bin/python [--config quartznet_15x5] [--nemo FILE]
+    python bench/asr_nemo_compat.py --ref /tmp/nemo_ref/bin/python [--config quartznet_15x5] [--bpe]
+        [--writer ours|nemo] [--nemo FILE]
 
-Saves a seeded model of the given recipe (or uses --nemo), runs the same audio through it in eval mode here and
-in NeMo, and prints one JSON line: max |log-prob difference|, length and greedy-token agreement, transcripts.
+The writer library saves a seeded model of the recipe (`--bpe`: EncDecCTCModelBPE with a 64-piece SentencePiece
+tokenizer packed as artifacts), or --nemo names a file; both libraries restore it and run the same audio in eval
+mode. One JSON line: max |log-prob difference|, length and greedy-token agreement, class built, decoded texts.
 """
 
 import argparse
@@ -33,8 +35,52 @@ def outputs(nemo_path, audio_path, out_path):
     signal[1, lengths[1]:] = 0.0
     with torch.no_grad():
         log_probs, encoded_len, greedy = model(input_signal=signal, input_signal_length=lengths)
-    np.savez(out_path, log_probs=log_probs.numpy(), encoded_len=encoded_len.numpy(), greedy=greedy.numpy())
+        hyps = model.decoding.ctc_decoder_predictions_tensor(log_probs, decoder_lengths=encoded_len)
+    texts = [h if isinstance(h, str) else h.text for h in (hyps[0] if isinstance(hyps, tuple) else hyps)]
+    np.savez(out_path, log_probs=log_probs.numpy(), encoded_len=encoded_len.numpy(), greedy=greedy.numpy(),
+             texts=np.array(texts), model_class=np.array(type(model).__name__))
     return nemo.__file__
+
+
+def build(config, tokenizer_dir, out_path):
+    """Save a seeded model of the recipe (BPE when `tokenizer_dir`) with whichever `nemo` this interpreter has."""
+    import torch
+    from omegaconf import OmegaConf
+
+    import nemo
+    from nemo.collections.asr.models import EncDecCTCModel, EncDecCTCModelBPE
+
+    torch.manual_seed(0)
+    cfg = OmegaConf.load(os.path.join(CONF, config + ".yaml")).model
+    cfg.train_ds.manifest_filepath = cfg.validation_ds.manifest_filepath = None
+    if not tokenizer_dir:
+        EncDecCTCModel(cfg=cfg).save_to(out_path)
+        return nemo.__file__
+    cfg.tokenizer = {"dir": tokenizer_dir, "type": "bpe"}
+    cfg.pop("labels", None)
+    cfg.decoder.vocabulary, cfg.decoder.num_classes = [], -1
+    for ds in ("train_ds", "validation_ds", "test_ds"):
+        if ds in cfg:
+            cfg[ds].pop("labels", None)
+    EncDecCTCModelBPE(cfg=cfg).save_to(out_path)
+    return nemo.__file__
+
+
+def _train_tokenizer(folder):
+    """A 64-piece SentencePiece BPE model over the synthesiser's sentences, as NeMo's tokenizer script writes it."""
+    import numpy as np
+
+    from nemo.collections.asr.data.synth.text import utterance_text
+    from nemo.collections.common.tokenizers.sentencepiece_tokenizer import create_spt_model
+
+    rng = np.random.default_rng(0)
+    lines = [utterance_text(rng) for _ in range(400)]
+    path = os.path.join(folder, "text.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    out = os.path.join(folder, "tokenizer_spe_bpe_v64")
+    create_spt_model(path, 64, -1, True, tokenizer_type="bpe", output_dir=out)
+    return out
 
 
 def main():
@@ -42,25 +88,31 @@ def main():
     p.add_argument("--ref", required=False, default="/tmp/nemo_ref/bin/python")
     p.add_argument("--config", default="quartznet_demo", help="recipe under examples/asr/conf/quartznet")
     p.add_argument("--nemo", default=None, help="an existing .nemo written by this project (default: save a new one)")
+    p.add_argument("--bpe", action="store_true", help="an EncDecCTCModelBPE with a SentencePiece tokenizer instead")
+    p.add_argument("--writer", choices=("ours", "nemo"), default="ours", help="which library builds and saves it")
     p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--build", nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
         print(outputs(*a.worker))
         return
+    if a.build:
+        print(build(*a.build))
+        return
     import numpy as np
-    import torch
-    from omegaconf import OmegaConf
-
-    from nemo.collections.asr.models import EncDecCTCModel
 
     tmp = tempfile.mkdtemp(prefix="asr_compat_")
+    envs = {"ours": (sys.executable, dict(os.environ, PYTHONPATH=REPO)),
+            "nemo": (a.ref, {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})}
     nemo_path = os.path.abspath(a.nemo) if a.nemo else None
     if nemo_path is None:
-        torch.manual_seed(0)
-        cfg = OmegaConf.load(os.path.join(CONF, a.config + ".yaml")).model
-        cfg.train_ds.manifest_filepath = cfg.validation_ds.manifest_filepath = None
-        nemo_path = os.path.join(tmp, f"{a.config}.nemo")
-        EncDecCTCModel(cfg=cfg).save_to(nemo_path)
+        nemo_path = os.path.join(tmp, f"{a.config}{'_bpe' if a.bpe else ''}_by_{a.writer}.nemo")
+        tokenizer_dir = _train_tokenizer(tmp) if a.bpe else ""
+        python, env = envs[a.writer]
+        out = subprocess.run([python, os.path.abspath(__file__), "--build", a.config, tokenizer_dir, nemo_path],
+                             cwd=tmp, env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"{a.writer} could not build the model:\n{out.stderr[-3000:]}")
     # Two utterances of speech-like noise: a chirp plus noise, the second one shorter (padded).
     rng = np.random.default_rng(0)
     t = np.arange(32000) / 16000.0
@@ -68,8 +120,7 @@ def main():
     np.save(os.path.join(tmp, "audio.npy"), np.stack([audio, audio[::-1].copy()]))
 
     results = {}
-    for name, python in (("ours", sys.executable), ("nemo", a.ref)):
-        env = dict(os.environ, PYTHONPATH=REPO) if name == "ours" else {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for name, (python, env) in envs.items():
         out = subprocess.run([python, os.path.abspath(__file__), "--worker", nemo_path, os.path.join(tmp, "audio.npy"),
                               os.path.join(tmp, f"{name}.npz")], cwd=tmp, env=env, capture_output=True, text=True)
         if out.returncode != 0:
@@ -86,9 +137,12 @@ def main():
         mask[i, :n] = True
     diff = float(np.abs(ours["log_probs"] - ref["log_probs"])[mask].max()) if same_len else None
     print(json.dumps({"bench": "asr_nemo_compat", "restores_in_nemo": True, "nemo": os.path.basename(nemo_path),
+                      "written_by": "given" if a.nemo else a.writer,
                       "encoded_len": ours["encoded_len"].tolist(), "same_lengths": same_len,
                       "max_abs_logprob_diff": diff,
-                      "greedy_agreement": float((ours["greedy"] == ref["greedy"])[mask].mean()) if same_len else None}))
+                      "greedy_agreement": float((ours["greedy"] == ref["greedy"])[mask].mean()) if same_len else None,
+                      "class_here_and_in_nemo": [str(ours["model_class"]), str(ref["model_class"])],
+                      "same_texts": ours["texts"].tolist() == ref["texts"].tolist(), "texts": ours["texts"].tolist()}))
     return 0
 
 
