@@ -19,6 +19,9 @@ class BaseTokenizer:
     """Ids over `self.tokens`; `pad`, `blank` (None without `add_blank_at`) and `oov` are ids in that table."""
 
     PAD, BLANK, OOV = "<pad>", "<blank>", "<oov>"
+    PUNCT_LIST = DEFAULT_PUNCTUATION
+    punct = pad_with_space = False
+    space = 0
 
     def __init__(self, tokens: Iterable[str], *, pad: str = PAD, blank: str = BLANK, oov: str = OOV, sep: str = "",
                  add_blank_at=None):
@@ -52,8 +55,17 @@ class BaseTokenizer:
     def decode(self, ids: Sequence[int]) -> str:
         return self.sep.join(self.tokens[i] for i in ids if i not in self._util_ids)
 
-    def _ids(self, symbols: Iterable[str], punct_list: Sequence[str], punct: bool, pad_with_space: bool,
-             context: str) -> List[int]:
+    def _extend_apostrophe_punct(self, tokens: List[str], apostrophe: bool, punct: bool,
+                                 non_default_punct_list: Optional[Sequence[str]]) -> None:
+        """Append the apostrophe and the punctuation list (NeMo's order), which also becomes `PUNCT_LIST`."""
+        if apostrophe:
+            tokens.append("'")
+        if punct:
+            if non_default_punct_list is not None:
+                self.PUNCT_LIST = list(non_default_punct_list)
+            tokens.extend(self.PUNCT_LIST)
+
+    def _ids(self, symbols: Iterable[str], context: str) -> List[int]:
         """Known word symbols and punctuation, one space between words, none at the end."""
         space, kept = self.tokens[self.space], []
         for s in symbols:
@@ -62,7 +74,7 @@ class BaseTokenizer:
                     kept.append(space)
             elif (s.isalnum() or s == "'") and s in self._token2id:
                 kept.append(s)
-            elif punct and s in punct_list:
+            elif self.punct and s in self.PUNCT_LIST:
                 kept.append(s)
             elif s not in self._warned:
                 self._warned.add(s)
@@ -70,7 +82,7 @@ class BaseTokenizer:
                                 f"vocabulary; skipped")
         while kept and kept[-1] == space:
             kept.pop()
-        if pad_with_space:
+        if self.pad_with_space:
             kept = [space] + kept + [space]
         return [self._token2id[s] for s in kept]
 
@@ -84,21 +96,15 @@ class BaseCharsTokenizer(BaseTokenizer):
                  pad_with_space: bool = False, non_default_punct_list: Optional[Sequence[str]] = None,
                  text_preprocessing_func: Callable[[str], str] = lambda text: text):
         tokens = [" "] + list(chars)
-        if apostrophe:
-            tokens.append("'")
-        if punct:
-            if non_default_punct_list is not None:
-                self.PUNCT_LIST = list(non_default_punct_list)
-            tokens.extend(self.PUNCT_LIST)
+        self._extend_apostrophe_punct(tokens, apostrophe, punct, non_default_punct_list)
         super().__init__(tokens, add_blank_at=add_blank_at)
-        self.space = 0
         self.punct = punct
         self.pad_with_space = pad_with_space
         self.text_preprocessing_func = text_preprocessing_func
 
     def encode(self, text: str) -> List[int]:
         text = self.text_preprocessing_func(text)
-        return self._ids(text, self.PUNCT_LIST, self.punct, self.pad_with_space, text)
+        return self._ids(text, text)
 
 
 class EnglishCharsTokenizer(BaseCharsTokenizer):
@@ -148,14 +154,8 @@ class EnglishPhonemesTokenizer(BaseTokenizer):
                 logging.warning("The G2P has a phoneme_probability, so letters are in the vocabulary although "
                                 "chars=False")
             tokens.extend(string.ascii_lowercase)
-        if apostrophe:
-            tokens.append("'")
-        if punct:
-            if non_default_punct_list is not None:
-                self.PUNCT_LIST = list(non_default_punct_list)
-            tokens.extend(self.PUNCT_LIST)
+        self._extend_apostrophe_punct(tokens, apostrophe, punct, non_default_punct_list)
         super().__init__(tokens, oov=oov, sep=sep, add_blank_at=add_blank_at)
-        self.space = 0
         self.chars = chars or self.phoneme_probability is not None
         self.punct = punct
         self.stresses = stresses
@@ -171,8 +171,7 @@ class EnglishPhonemesTokenizer(BaseTokenizer):
         """Ids of a G2P output (phonemes and letters); stress digits dropped unless `stresses`."""
         if not self.stresses:
             g2p_text = [p[:2] if len(p) == 3 and p.isalnum() else p for p in g2p_text]
-        return self._ids(g2p_text, self.PUNCT_LIST, self.punct, self.pad_with_space,
-                         raw_text if raw_text is not None else "".join(g2p_text))
+        return self._ids(g2p_text, raw_text if raw_text is not None else "".join(g2p_text))
 
     @contextlib.contextmanager
     def set_phone_prob(self, prob: Optional[float]):
