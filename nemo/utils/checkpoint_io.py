@@ -30,7 +30,16 @@ def atomic_torch_save(obj: Any, path: "os.PathLike | str") -> None:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's torch checkpoint I/O with atomic local writes."""
+    """Lightning's torch checkpoint I/O with atomic local writes; local checkpoints load weights-only, NeMo's
+    pickled configs included (so a run can resume from a checkpoint NVIDIA NeMo wrote)."""
+
+    def load_checkpoint(self, path: Any, map_location: Optional[Any] = None, weights_only: Optional[bool] = None):
+        if "://" in str(path) or weights_only is False:
+            return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+        from nemo.utils.safe_load import checkpoint_globals
+
+        with checkpoint_globals(path):
+            return super().load_checkpoint(path, map_location=map_location, weights_only=True)
 
     def save_checkpoint(self, checkpoint: Dict[str, Any], path: Any, storage_options: Optional[Any] = None) -> None:
         if storage_options is not None or "://" in str(path):

@@ -387,17 +387,19 @@ class ModelPT(pl.LightningModule, Model):
     def load_from_checkpoint(cls, checkpoint_path, *args, map_location=None, hparams_file=None, strict=True, **kwargs):
         """Lightning's loader, without data setup. Artifacts are not in `.ckpt` files: models that
         need them must be restored from a `.nemo` with `restore_from`."""
+        from nemo.utils.safe_load import checkpoint_globals, load_checkpoint
+
         if "cfg" not in kwargs and hparams_file is None:
-            # Our checkpoints store the config as plain containers; models expect a DictConfig.
+            # Our checkpoints store the config as plain containers (NeMo's as DictConfigs); models want a DictConfig.
             try:
-                stored = torch.load(checkpoint_path, map_location="cpu", weights_only=True, mmap=True)
+                stored = load_checkpoint(checkpoint_path, map_location="cpu")
                 cfg = stored.get(cls.CHECKPOINT_HYPER_PARAMS_KEY, {}).get("cfg")
-            except Exception:  # e.g. a checkpoint with pickled DictConfigs: Lightning decides below
+            except Exception:  # unreadable here: Lightning reports it below
                 cfg = None
-            if isinstance(cfg, dict):
-                kwargs["cfg"] = OmegaConf.create(cfg)
+            if isinstance(cfg, (dict, DictConfig)):
+                kwargs["cfg"] = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
         try:
-            with restore_context.restoring(restore_context.RestoreContext(None)):
+            with restore_context.restoring(restore_context.RestoreContext(None)), checkpoint_globals(checkpoint_path):
                 return super().load_from_checkpoint(
                     checkpoint_path, *args, map_location=map_location, hparams_file=hparams_file, strict=strict, **kwargs
                 )

@@ -31,9 +31,11 @@ def ckpt_state_dict(path: str) -> Dict[str, torch.Tensor]:
     path = os.path.abspath(os.path.expanduser(str(path)))
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such checkpoint")
+    from nemo.utils.safe_load import load_checkpoint
+
     try:
-        stored = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as e:  # corrupt or pickling non-tensor objects
+        stored = load_checkpoint(path, map_location="cpu")
+    except Exception as e:  # corrupt or pickling non-data objects
         raise WeightsMismatchError(f"{path}: cannot load the checkpoint safely (weights_only=True): {e}") from e
     if not isinstance(stored, dict) or not isinstance(stored.get("state_dict"), dict):
         raise WeightsMismatchError(f"{path}: not a Lightning checkpoint (no 'state_dict' entry)")
