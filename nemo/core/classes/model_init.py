@@ -12,9 +12,7 @@ from nemo.core.classes.exceptions import ArchiveNotFoundError, ConfigError, Weig
 from nemo.core.connectors.archive import NemoArchive
 from nemo.core.connectors.weights import read_mapped_state_dict, read_state_dict
 from nemo.utils import logging
-
-INIT_KEYS = ("init_from_nemo_model", "init_from_pretrained_model", "init_from_ptl_ckpt")
-
+from nemo.utils.safe_load import load_checkpoint
 
 def nemo_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """The full state dict (nested models included) of a `.nemo` file or extracted folder, memory-mapped."""
@@ -31,8 +29,6 @@ def ckpt_state_dict(path: str) -> Dict[str, torch.Tensor]:
     path = os.path.abspath(os.path.expanduser(str(path)))
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    from nemo.utils.safe_load import load_checkpoint
-
     try:
         stored = load_checkpoint(path, map_location="cpu")
     except Exception as e:  # corrupt or pickling non-data objects
@@ -87,10 +83,25 @@ def _entries(key: str, value, source_field: str) -> List[Tuple[str, List[str], L
     return entries
 
 
+def _pretrained_state_dict(name: str) -> Dict[str, torch.Tensor]:
+    from nemo.core.classes.modelPT import ModelPT  # modelPT imports this module lazily
+
+    return nemo_state_dict(ModelPT.from_pretrained(name, return_model_file=True))
+
+
+_SOURCES = {  # config key -> (the entry field naming the source, its state-dict reader)
+    "init_from_nemo_model": ("path", nemo_state_dict),
+    "init_from_pretrained_model": ("name", _pretrained_state_dict),
+    "init_from_ptl_ckpt": ("path", ckpt_state_dict),
+}
+
+
 def maybe_init_from_pretrained_checkpoint(model, cfg, map_location: str = "cpu") -> None:
     """Apply at most one of `cfg.init_from_nemo_model` / `init_from_pretrained_model` / `init_from_ptl_ckpt`
-    (on global rank 0; the others get the weights when DDP broadcasts them). Skipped when resuming."""
-    present = [k for k in INIT_KEYS if cfg.get(k, None) is not None]
+    (on global rank 0; the others get the weights when DDP broadcasts them). Skipped when resuming. Every source is
+    read before anything is loaded; weights are copied onto the model's own devices (`map_location` is NeMo's
+    signature, not needed here)."""
+    present = [k for k in _SOURCES if cfg.get(k, None) is not None]
     if not present:
         return
     if len(present) > 1:
@@ -102,17 +113,8 @@ def maybe_init_from_pretrained_checkpoint(model, cfg, map_location: str = "cpu")
         return
     if rank_zero_only.rank != 0:
         return
-    if key == "init_from_nemo_model":
-        entries = [(p, nemo_state_dict(p), inc, exc) for p, inc, exc in _entries(key, cfg[key], "path")]
-    elif key == "init_from_ptl_ckpt":
-        entries = [(p, ckpt_state_dict(p), inc, exc) for p, inc, exc in _entries(key, cfg[key], "path")]
-    else:
-        entries = []
-        for name, inc, exc in _entries(key, cfg[key], "name"):
-            from nemo.core.classes.modelPT import ModelPT
-
-            path = ModelPT.from_pretrained(name, return_model_file=True)
-            entries.append((name, nemo_state_dict(path), inc, exc))
+    field, read = _SOURCES[key]
+    entries = [(source, read(source), inc, exc) for source, inc, exc in _entries(key, cfg[key], field)]
     for source, state_dict, include, exclude in entries:
         load_part_of_state_dict(model, state_dict, include, exclude, load_from_string=source)
         logging.info(f"Model initialized with weights from {source}")

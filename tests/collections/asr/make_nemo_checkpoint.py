@@ -15,8 +15,9 @@ import soundfile as sf
 LABELS = list(" abcdefghijklmnopqrstuvwxyz'")
 
 
-def tone_corpus(root, n=6, sr=16000):
-    """Tone patterns whose transcripts are letter pairs (the same recipe as the ASR unit tests)."""
+def tone_corpus(root, n=6, sr=16000, relative=False):
+    """Tone patterns whose transcripts are letter pairs: a tiny learnable task (the ASR unit tests' corpus too).
+    Audio paths are absolute (NeMo-style), or relative to the manifest with `relative`."""
     rng = np.random.default_rng(0)
     tones = {"a": 440.0, "b": 880.0, "c": 1320.0}
     lines = []
@@ -27,7 +28,8 @@ def tone_corpus(root, n=6, sr=16000):
         audio = (0.5 * np.concatenate(pieces) + 0.01 * rng.standard_normal(sum(map(len, pieces)))).astype(np.float32)
         path = os.path.join(root, f"u{i}.wav")
         sf.write(path, audio, sr)
-        lines.append(json.dumps({"audio_filepath": path, "duration": len(audio) / sr, "text": text}))
+        lines.append(json.dumps({"audio_filepath": f"u{i}.wav" if relative else path, "duration": len(audio) / sr,
+                                 "text": text}))
     manifest = os.path.join(root, "tones.json")
     with open(manifest, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")

@@ -6,11 +6,11 @@ import tarfile
 import lightning.pytorch as pl
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from omegaconf import OmegaConf
 
 from nemo.collections.asr.models import EncDecCTCModel
+from tests.collections.asr.make_nemo_checkpoint import tone_corpus
 
 LABELS = list(" abcdefghijklmnopqrstuvwxyz'")
 
@@ -103,21 +103,8 @@ def test_change_vocabulary_and_decoding_strategy(golden):
 
 
 def _write_corpus(root, n=6, sr=16000):
-    """Tone patterns whose transcripts are fixed letter strings: a tiny learnable task."""
-    rng = np.random.default_rng(0)
-    words = {"a": 440.0, "b": 880.0, "c": 1320.0}
-    lines = []
-    for i in range(n):
-        text = " ".join("abc"[(i + j) % 3] for j in range(2))
-        pieces = [np.sin(2 * np.pi * words[w] * np.arange(int(0.25 * sr)) / sr) if w != " " else np.zeros(int(0.1 * sr))
-                  for w in text]
-        audio = (0.5 * np.concatenate(pieces) + 0.01 * rng.standard_normal(sum(len(p) for p in pieces))).astype(np.float32)
-        path = root / f"u{i}.wav"
-        sf.write(path, audio, sr)
-        lines.append(json.dumps({"audio_filepath": path.name, "duration": len(audio) / sr, "text": text}))
-    manifest = root / "tones.json"
-    manifest.write_text("\n".join(lines) + "\n")
-    return str(manifest)
+    """The tone corpus with manifest-relative audio paths."""
+    return tone_corpus(str(root), n, sr, relative=True)
 
 
 def _tiny_cfg(manifest):
