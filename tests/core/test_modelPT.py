@@ -84,6 +84,30 @@ def test_data_set_up_from_config_sections():
     assert m.train_dataloader() is not None and m.val_dataloader() and m.test_dataloader()
 
 
+class _VocabFirst(Toy):
+    """Reads a vocabulary artifact in `setup_before_data`; its loaders are sized by it."""
+
+    def setup_before_data(self):
+        super().setup_before_data()
+        self.vocab = open(self.register_artifact("vocab_file", self.cfg.vocab_file), encoding="utf-8").read().split()
+        with open_dict(self.cfg):
+            self.cfg.vocab_size = len(self.vocab)
+
+    def _loader(self, cfg):
+        return super()._loader({**cfg, "n": len(self.vocab)})
+
+
+def test_setup_before_data_runs_before_loaders_and_on_restore(tmp_path):
+    (tmp_path / "vocab.txt").write_text("a b c d e\n")
+    m = _VocabFirst(OmegaConf.create({"dim": 4, "vocab_file": str(tmp_path / "vocab.txt"), "train_ds": {"n": 99}}))
+    assert len(m.train_dataloader().dataset) == 5 and [k for k, _ in m.setup_calls] == ["train"]
+    assert m.hparams["cfg"]["vocab_size"] == 5 and m.hparams_initial["cfg"]["vocab_size"] == 5
+    m.save_to(str(tmp_path / "m.nemo"))
+    (tmp_path / "vocab.txt").unlink()
+    restored = _VocabFirst.restore_from(str(tmp_path / "m.nemo"))
+    assert restored.vocab == ["a", "b", "c", "d", "e"] and restored.setup_calls == []
+
+
 def test_defer_setup_and_lightning_setup_hook():
     m = make(train_ds={"n": 8, "defer_setup": True})
     assert m.setup_calls == [] and m.train_dataloader() is None

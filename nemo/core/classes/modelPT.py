@@ -60,8 +60,6 @@ class ModelPT(pl.LightningModule, Model):
         self._restore_ctx = restore_context.current()
         self._nemo_submodule_name_to_config_field: Dict[str, str] = {}
         self.artifacts: Dict[str, ArtifactItem] = {}
-        self._sync_hparams()
-        self._hparams_initial = copy.deepcopy(self._hparams)
         self._log_hyperparams = True
         self._train_dl = self._validation_dl = self._test_dl = None
         self._optimizer_param_groups = self._optimizer = self._scheduler = None
@@ -70,6 +68,9 @@ class ModelPT(pl.LightningModule, Model):
         self._validation_step_outputs = self._test_step_outputs = None
         self._save_restore_connector = SaveRestoreConnector()
         self.set_trainer(trainer)
+        self.setup_before_data()
+        self._sync_hparams()
+        self._hparams_initial = copy.deepcopy(self._hparams)
         if self.is_being_restored:
             for section, setup in (("train_ds", "training"), ("validation_ds", "validation"), ("test_ds", "test")):
                 if self._cfg.get(section) is not None:
@@ -128,6 +129,13 @@ class ModelPT(pl.LightningModule, Model):
             self.world_size = trainer.num_devices * trainer.num_nodes
 
     # -------------------------------------------------------------------- data
+    def setup_before_data(self) -> None:
+        """Hook: build what the data loaders need (tokenizers, child models) before `__init__` sets up data.
+
+        `ModelPT.__init__` calls it once, restoring too, after `self.cfg`, the trainer and artifact
+        registration are ready and before `train_ds`/`validation_ds`/`test_ds` are set up. Call `super()` first.
+        """
+
     @abstractmethod
     def setup_training_data(self, train_data_config: Union[DictConfig, Dict]):
         """Build `self._train_dl` from a data config."""

@@ -229,3 +229,21 @@ def test_two_validation_sets_log_prefixed_corpus_wer(tmp_path):
     hyps = model.transcribe([str(tmp_path / "b" / x["audio_filepath"]) for x in lines], verbose=False)
     expected = word_error_rate([h.text for h in hyps], [x["text"] for x in lines])
     assert logged["other_val_wer"].item() == pytest.approx(expected)
+
+
+def test_data_config_prepared_once_and_recorded(tmp_path, monkeypatch):
+    manifest = _write_corpus(tmp_path, n=3)
+    cfg = _tiny_cfg(manifest)
+    del cfg.validation_ds.shuffle
+    calls = []
+    prepare = EncDecCTCModel._prepare_data_config
+    monkeypatch.setattr(EncDecCTCModel, "_prepare_data_config",
+                        lambda self, config, shuffle: calls.append(shuffle) or prepare(self, config, shuffle))
+    model = EncDecCTCModel(cfg=cfg)
+    assert calls == [True, False, False]  # train, validation, test: one preparation each
+    assert model.cfg.train_ds.sample_rate == 16000 and list(model.cfg.train_ds.labels) == LABELS
+    assert model.cfg.train_ds.shuffle is True and model.val_dataloader().dataset.sample_rate == 16000
+    assert len(model.train_dataloader().dataset) == 3
+    calls.clear()
+    loader = model._setup_dataloader_from_config({"manifest_filepath": manifest, "batch_size": 2})
+    assert calls == [False] and len(loader.dataset) == 3 and loader.batch_size == 2

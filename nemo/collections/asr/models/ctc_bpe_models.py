@@ -8,7 +8,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from nemo.collections.asr.models.ctc_models import EncDecCTCModel
 from nemo.collections.asr.parts.mixins.mixins import ASRBPEMixin
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding
-from nemo.core.classes.modelPT import _to_dictconfig
 from nemo.utils import logging
 
 __all__ = ["EncDecCTCModelBPE"]
@@ -17,20 +16,20 @@ __all__ = ["EncDecCTCModelBPE"]
 class EncDecCTCModelBPE(EncDecCTCModel, ASRBPEMixin):
     """CTC over subword units; blank id = number of SentencePiece pieces."""
 
-    def __init__(self, cfg: DictConfig, trainer=None):
-        cfg = _to_dictconfig(cfg)
-        if "tokenizer" not in cfg:
+    def setup_before_data(self) -> None:
+        """The tokenizer (data loaders need it) and the decoder vocabulary it implies, as artifacts."""
+        super().setup_before_data()
+        if "tokenizer" not in self._cfg:
             raise ValueError("`cfg` must have `tokenizer` config to create a tokenizer !")
-        tokenizer_cfg = self._setup_tokenizer(cfg.tokenizer)
+        tokenizer_cfg = self._setup_tokenizer(self._cfg.tokenizer)
         vocabulary = self.tokenizer.tokenizer.get_vocab()
-        with open_dict(cfg):
-            cfg.tokenizer = tokenizer_cfg
-            cfg.decoder.vocabulary = list(vocabulary.keys())
-            if cfg.decoder.get("num_classes", -1) < 1:
-                logging.info(f"\nReplacing placeholder number of classes ({cfg.decoder.get('num_classes')}) with "
-                             f"actual number of classes - {len(vocabulary)}")
-                cfg.decoder.num_classes = len(vocabulary)
-        super().__init__(cfg=cfg, trainer=trainer)
+        with open_dict(self._cfg):
+            self._cfg.tokenizer = tokenizer_cfg
+            self._cfg.decoder.vocabulary = list(vocabulary.keys())
+            if self._cfg.decoder.get("num_classes", -1) < 1:
+                logging.info(f"\nReplacing placeholder number of classes ({self._cfg.decoder.get('num_classes')}) "
+                             f"with actual number of classes - {len(vocabulary)}")
+                self._cfg.decoder.num_classes = len(vocabulary)
         self._register_tokenizer_artifacts()
 
     def _build_decoding(self, decoding_cfg):

@@ -185,27 +185,6 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin):
         )
 
     # --------------------------------------------------------------------- data
-    def _setup_dataloader_from_config(self, config: Optional[Dict]):
-        from nemo.collections.asr.data import audio_to_text_dataset as factories
-
-        config = self._prepare_data_config(config, shuffle=config.get("shuffle", False))
-        dataset = self._build_dataset(config)
-        if dataset is None:
-            return None
-        return factories.build_dataloader(dataset, config, shuffle=config.get("shuffle", False))
-
-    def _build_dataset(self, config: DictConfig):
-        """Character dataset for one data config (None without a manifest)."""
-        from nemo.collections.asr.data.audio_to_text_dataset import get_audio_to_text_char_dataset_from_config
-
-        return get_audio_to_text_char_dataset_from_config(
-            config,
-            local_rank=getattr(self, "local_rank", 0),
-            global_rank=getattr(self, "global_rank", 0),
-            world_size=self.world_size,
-            preprocessor_cfg=self._cfg.get("preprocessor"),
-        )
-
     def _prepare_data_config(self, config, shuffle: bool) -> DictConfig:
         """A copy of `config` with the default shuffle and the model's sample_rate/labels injected."""
         from nemo.collections.asr.data.audio_to_text_dataset import inject_dataloader_value_from_model_config
@@ -218,23 +197,46 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin):
         inject_dataloader_value_from_model_config(self._cfg, config, key="labels")
         return config
 
+    def _build_dataset(self, config: DictConfig):
+        """Character dataset for one prepared data config (None without a manifest)."""
+        from nemo.collections.asr.data.audio_to_text_dataset import get_audio_to_text_char_dataset_from_config
+
+        return get_audio_to_text_char_dataset_from_config(
+            config,
+            local_rank=getattr(self, "local_rank", 0),
+            global_rank=getattr(self, "global_rank", 0),
+            world_size=self.world_size,
+            preprocessor_cfg=self._cfg.get("preprocessor"),
+        )
+
+    def _dataloader_for(self, dataset, config: DictConfig):
+        """The loader over `dataset` with a prepared config's batching options (None without a dataset)."""
+        from nemo.collections.asr.data.audio_to_text_dataset import build_dataloader
+
+        return None if dataset is None else build_dataloader(dataset, config, shuffle=config.shuffle)
+
+    def _setup_dataloader_from_config(self, config: Optional[Dict]):
+        """A loader for one raw data config, prepared here (shuffle off unless the config says so)."""
+        config = self._prepare_data_config(config, shuffle=False)
+        return self._dataloader_for(self._build_dataset(config), config)
+
+    def _setup_split(self, name: str, config, shuffle: bool):
+        """Prepare `config` once, record it as `cfg.<name>_ds`, and build its loader."""
+        config = self._prepare_data_config(config, shuffle=shuffle)
+        self._update_dataset_config(dataset_name=name, config=config)
+        return self._dataloader_for(self._build_dataset(config), config)
+
     def setup_training_data(self, train_data_config: Optional[Union[DictConfig, Dict]]):
         """Build the training loader (shuffled unless the config says otherwise)."""
-        train_data_config = self._prepare_data_config(train_data_config, shuffle=True)
-        self._update_dataset_config(dataset_name="train", config=train_data_config)
-        self._train_dl = self._setup_dataloader_from_config(config=train_data_config)
+        self._train_dl = self._setup_split("train", train_data_config, shuffle=True)
 
     def setup_validation_data(self, val_data_config: Optional[Union[DictConfig, Dict]]):
         """Build a validation loader (not shuffled by default)."""
-        val_data_config = self._prepare_data_config(val_data_config, shuffle=False)
-        self._update_dataset_config(dataset_name="validation", config=val_data_config)
-        self._validation_dl = self._setup_dataloader_from_config(config=val_data_config)
+        self._validation_dl = self._setup_split("validation", val_data_config, shuffle=False)
 
     def setup_test_data(self, test_data_config: Optional[Union[DictConfig, Dict]]):
         """Build a test loader (not shuffled by default)."""
-        test_data_config = self._prepare_data_config(test_data_config, shuffle=False)
-        self._update_dataset_config(dataset_name="test", config=test_data_config)
-        self._test_dl = self._setup_dataloader_from_config(config=test_data_config)
+        self._test_dl = self._setup_split("test", test_data_config, shuffle=False)
 
     # ------------------------------------------------------------------ forward
     @property

@@ -150,32 +150,20 @@ class _MixingSampler(torch.utils.data.Sampler):
 class ASRWithTTSModel(ASRModel):
     """Hybrid ASR-TTS model: `asr_model` (trained) and `tts_model` (frozen FastPitch) as nested NeMo models."""
 
-    def __init__(self, cfg: DictConfig, trainer=None):
-        cfg = _to_dictconfig(cfg)
-        missing = [k for k in REQUIRED_KEYS if k not in cfg]
+    def setup_before_data(self) -> None:
+        """Both children (the data loaders voice text with the TTS model and encode it for the ASR model)."""
+        super().setup_before_data()
+        missing = [k for k in REQUIRED_KEYS if k not in self._cfg]
         if missing:
             raise NeMoBaseException(f"ASRWithTTSModel config lacks {missing}; all of {list(REQUIRED_KEYS)} must be "
                                     "present (they may be null)")
-        if cfg.enhancer_model is not None or cfg.enhancer_model_path is not None:
+        if self._cfg.enhancer_model is not None or self._cfg.enhancer_model_path is not None:
             raise NotImplementedError("SpectrogramEnhancerModel is not implemented; set enhancer_model and "
                                       "enhancer_model_path to null")
-        data_and_optim = {}
-        core_cfg = copy.deepcopy(cfg)
-        with open_dict(core_cfg):
-            for key in ("train_ds", "validation_ds", "test_ds", "optim"):
-                data_and_optim[key] = core_cfg.pop(key, None)
-        super().__init__(cfg=core_cfg, trainer=trainer)
         self._build_tts()
-        self._build_asr(trainer)
+        self._build_asr()
         self.enhancer_model = None
-        with open_dict(self._cfg):
-            for key, value in data_and_optim.items():
-                if value is not None:
-                    self._cfg[key] = value
-        self.cfg = self._cfg
         self.check_feature_compatibility()
-        if not self.is_being_restored:
-            self._setup_data_from_config()
 
     # ------------------------------------------------------------- children
     def _build_tts(self) -> None:
@@ -190,7 +178,7 @@ class ASRWithTTSModel(ASRModel):
         self.register_nemo_submodule(name="tts_model", config_field="tts_model", model=tts)
         self.tts_model.freeze()
 
-    def _build_asr(self, trainer) -> None:
+    def _build_asr(self) -> None:
         classes = _asr_model_classes()
         if self._cfg.asr_model is not None:
             kind = self._cfg.asr_model_type
@@ -318,7 +306,7 @@ class ASRWithTTSModel(ASRModel):
             audio_cfg = self.asr_model._prepare_data_config(cfg, shuffle=True)
             audio_ds = self.asr_model._build_dataset(audio_cfg)
         if text_cfg is None:
-            self._train_dl = self.asr_model._setup_dataloader_from_config(cfg) if audio_ds is not None else None
+            self._train_dl = self.asr_model._dataloader_for(audio_ds, audio_cfg) if audio_ds is not None else None
             return
         text_cfg = OmegaConf.merge(OmegaConf.structured(TextDataConfig), text_cfg)
         text_ds = TextToTextDataset(text_cfg.manifest_filepath, self._tts_encode, self._asr_encode,

@@ -1,6 +1,6 @@
-"""`NLPModel`: the base of NLP models. Builds the tokenizer from `cfg.tokenizer` before any data is
-set up, registers tokenizer and encoder-config files as artifacts, and owns a private folder for
-the files it writes (removed with the model)."""
+"""`NLPModel`: the base of NLP models. Builds the tokenizer from `cfg.tokenizer` in `setup_before_data`,
+registers tokenizer and encoder-config files as artifacts, and owns a private folder for the files it
+writes (removed with the model)."""
 
 import tempfile
 from typing import Optional
@@ -15,28 +15,19 @@ from nemo.utils import logging
 
 
 class NLPModel(ModelPT, Exportable):
-    """ModelPT plus tokenizer/encoder bookkeeping; data loaders are set up once the tokenizer exists."""
+    """ModelPT plus tokenizer/encoder bookkeeping; the tokenizer exists before data loaders are set up."""
 
     def __init__(self, cfg: DictConfig, trainer: Optional[Trainer] = None, no_lm_init: bool = False):
         self.hidden_size = None
-        self._nlp_ready = False
-        self._data_setup_pending = False
         super().__init__(cfg=cfg, trainer=trainer)
+
+    def setup_before_data(self) -> None:
+        """A private folder for written files, and the tokenizer from `cfg.tokenizer` (data loaders need it)."""
+        super().setup_before_data()
         self._files_dir = tempfile.TemporaryDirectory(prefix="nemo_nlp_")
         tok_cfg = self._cfg.get("tokenizer")
         if tok_cfg is not None and tok_cfg.get("tokenizer_name") and getattr(self, "tokenizer", None) is None:
             self.setup_tokenizer(tok_cfg)
-        self._nlp_ready = True
-        if self._data_setup_pending:
-            self._data_setup_pending = False
-            super()._setup_data_from_config()
-
-    # ModelPT sets up data at the end of its __init__; the tokenizer must exist first.
-    def _setup_data_from_config(self) -> None:
-        if self._nlp_ready:
-            super()._setup_data_from_config()
-        else:
-            self._data_setup_pending = True
 
     @property
     def files_dir(self) -> str:

@@ -31,8 +31,8 @@ class ASRBPEMixin:
     def _setup_tokenizer(self, tokenizer_cfg: DictConfig) -> DictConfig:
         """Load the tokenizer named by `tokenizer_cfg`; returns the config with the file keys filled in.
 
-        Works before `ModelPT.__init__` (so data loaders can use the tokenizer); call
-        `_register_tokenizer_artifacts()` once the model config exists.
+        Models call it from `setup_before_data` (data loaders use the tokenizer), then
+        `_register_tokenizer_artifacts()`.
         """
         from nemo.collections.common.tokenizers.sentencepiece_tokenizer import SentencePieceTokenizer
 

@@ -35,16 +35,10 @@ class MTEncDecModel(NLPModel, Exportable):
         self.src_language = cfg.get("src_language", "en")
         self.tgt_language = cfg.get("tgt_language", "en")
         self.validate_input_ids = cfg.get("validate_input_ids", True)
-        self._tokenizers_ready = False
         super().__init__(cfg=cfg, trainer=trainer)
         cfg = self._cfg
 
-        # 1. tokenizers (their files travel in the .nemo)
-        self.encoder_tokenizer = self._build_tokenizer("encoder_tokenizer", cfg.encoder_tokenizer)
-        self.decoder_tokenizer = self._build_tokenizer("decoder_tokenizer", cfg.decoder_tokenizer)
-        self._tokenizers_ready = True
-
-        # 2. encoder, decoder, tied output head
+        # encoder, decoder, tied output head (the tokenizers exist: setup_before_data)
         enc_cfg = _plain(cfg.encoder)
         enc_cfg["vocab_size"] = self.encoder_vocab_size
         dec_cfg = _plain(cfg.decoder)
@@ -97,11 +91,13 @@ class MTEncDecModel(NLPModel, Exportable):
         self.eval_loss_fn = torch.nn.NLLLoss(ignore_index=self.decoder_tokenizer.pad_id)
         self._eval_outputs: Dict[str, List[dict]] = {"val": [], "test": []}
 
-        # data needs the tokenizers: set up now (ModelPT's own setup ran before they existed)
-        if not self.is_being_restored:
-            self._setup_data_now()
-
     # ------------------------------------------------------------ tokenizers
+    def setup_before_data(self) -> None:
+        """Both tokenizers (the data loaders need them); their files travel in the `.nemo`."""
+        super().setup_before_data()
+        self.encoder_tokenizer = self._build_tokenizer("encoder_tokenizer", self._cfg.encoder_tokenizer)
+        self.decoder_tokenizer = self._build_tokenizer("decoder_tokenizer", self._cfg.decoder_tokenizer)
+
     def _build_tokenizer(self, section: str, tok_cfg: DictConfig):
         library = tok_cfg.get("library", "sentencepiece")
         model = tok_cfg.get("tokenizer_model")
@@ -129,14 +125,6 @@ class MTEncDecModel(NLPModel, Exportable):
         return self.decoder_tokenizer.vocab_size
 
     # ----------------------------------------------------------------- data
-    def _setup_data_from_config(self) -> None:
-        if getattr(self, "_tokenizers_ready", False):
-            super()._setup_data_from_config()
-
-    def _setup_data_now(self) -> None:
-        self._nlp_ready = True
-        super()._setup_data_from_config()
-
     def _setup_dataloader_from_config(self, cfg: DictConfig):
         if cfg.get("use_tarred_dataset", False):
             raise NotImplementedError("tarred translation datasets are not supported; give src_file_name/tgt_file_name")
