@@ -11,6 +11,7 @@ from torch import nn
 from nemo.collections.asr.parts.submodules.jasper import (
     JasperBlock,
     MaskedConv1d,
+    refuse_quantize,
     init_weights,
     jasper_activations,
     to_channels_last,
@@ -46,6 +47,7 @@ class ConvASREncoder(NeuralModule, Exportable):
         quantize: bool = False,
     ):
         super().__init__()
+        refuse_quantize(quantize)
         self._time_major = True  # CPU convs run channels-last inside the encoder: same values, less time
         if isinstance(jasper, (ListConfig, DictConfig)):
             jasper = OmegaConf.to_container(jasper, resolve=True)
@@ -63,6 +65,9 @@ class ConvASREncoder(NeuralModule, Exportable):
             missing = [k for k in _REQUIRED_BLOCK_KEYS if k not in lcfg]
             if missing:
                 raise ValueError(f"jasper block {layer_idx} is missing required keys {missing}")
+            # A block's `residual_mode` also becomes the default for the blocks after it, as in NeMo, whose
+            # checkpoints are trained that way.
+            residual_mode = lcfg.get("residual_mode", residual_mode)
             dense = lcfg.get("residual_dense", False)
             if dense:
                 residual_panes.append(feat_in)
@@ -79,7 +84,7 @@ class ConvASREncoder(NeuralModule, Exportable):
                     groups=lcfg.get("groups", 1),
                     separable=lcfg.get("separable", False),
                     heads=lcfg.get("heads", -1),
-                    residual_mode=lcfg.get("residual_mode", residual_mode),
+                    residual_mode=residual_mode,
                     normalization=normalization_mode,
                     norm_groups=norm_groups,
                     activation=act,

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nemo.utils.exceptions import ConfigError
+
 jasper_activations = {
     "hardtanh": nn.Hardtanh,
     "relu": nn.ReLU,
@@ -88,6 +90,11 @@ def to_channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).contiguous().transpose(1, 2)
 
 
+def is_channels_last(x: torch.Tensor) -> bool:
+    """True when (B, C, T) `x` is stored time-major (channels innermost)."""
+    return x.dim() == 3 and x.size(1) > 1 and x.stride(1) == 1
+
+
 def _runs_direct(module: nn.Module, x: torch.Tensor) -> bool:
     """True when `x` is channels-last and `module` has no hooks, so calling its functional form skips nothing."""
     if torch.jit.is_tracing() or x.dim() != 3 or x.size(1) == 1 or x.stride(1) != 1:
@@ -145,8 +152,7 @@ class MaskedConv1d(nn.Module):
         quantize: bool = False,
     ):
         super().__init__()
-        if quantize:
-            raise ValueError("quantize=True needs NVIDIA's pytorch-quantization, which is not supported here")
+        refuse_quantize(quantize)
         if not (heads == -1 or groups == in_channels):
             raise ValueError("Only use heads for depthwise convolutions")
         if heads != -1:
@@ -193,6 +199,13 @@ class MaskedConv1d(nn.Module):
         return out, lens
 
 
+def refuse_quantize(quantize: bool) -> None:
+    """NeMo's `quantize` swaps in pytorch-quantization's fake-quant layers, which this package does not have."""
+    if quantize:
+        raise ConfigError("quantize=True (encoder.quantize) needs NVIDIA's pytorch-quantization fake-quant layers, "
+                          "which this package does not support; set quantize: false")
+
+
 def _first(value):
     return value[0] if isinstance(value, (list, tuple)) else value
 
@@ -224,6 +237,7 @@ class SqueezeExcite(nn.Module):
         quantize: bool = False,
     ):
         super().__init__()
+        refuse_quantize(quantize)
         self.context_window = int(context_window)
         self.interpolation_mode = interpolation_mode
         activation = activation if activation is not None else nn.ReLU(inplace=True)
@@ -290,6 +304,7 @@ class JasperBlock(nn.Module):
         layer_idx: int = -1,
     ):
         super().__init__()
+        refuse_quantize(quantize)
         if padding != "same":
             raise ValueError("currently only 'same' padding is supported")
         kernel_size = [compute_new_kernel_size(k, kernel_size_factor) for k in _as_list(kernel_size)]
@@ -380,6 +395,9 @@ class JasperBlock(nn.Module):
     def forward(self, input_: Tuple[List[torch.Tensor], Optional[torch.Tensor]]):
         xs, lens_orig = input_
         out, lens = xs[-1], lens_orig
+        # Group norms, channel shuffles, heads and asymmetric padding hand back channel-major tensors; a
+        # channels-last input is put back in that layout after each layer so the next convs stay fast.
+        keep = is_channels_last(out) and not torch.jit.is_tracing()
         for layer in self.mconv:
             if isinstance(layer, (MaskedConv1d, SqueezeExcite)):
                 out, lens = layer(out, lens)
@@ -389,6 +407,8 @@ class JasperBlock(nn.Module):
                 out = batch_norm(layer, out)
             else:
                 out = layer(out)
+            if keep and not is_channels_last(out):
+                out = to_channels_last(out)
         if self.res is not None:
             for i, branch in enumerate(self.res):
                 res_out = xs[i]
@@ -405,6 +425,8 @@ class JasperBlock(nn.Module):
                     out = out + res_out
                 else:
                     out = torch.max(out, res_out)
+            if keep and not is_channels_last(out):
+                out = to_channels_last(out)
         out = self.mout(out)
         if self.dense_residual:
             return xs + [out], lens
