@@ -1,10 +1,10 @@
-"""`AtomicCheckpointIO`: write each checkpoint to `.name.tmp` beside the target, then `os.replace` it.
+"""`AtomicCheckpointIO`: write each checkpoint to a writer-private hidden temporary file, then `os.replace` it.
 
-A process killed mid-write leaves only the hidden temporary file, which resume never picks up.
+A process killed mid-write leaves only its hidden temporary file, which resume never picks up and the
+next writer of that checkpoint removes; two jobs writing one checkpoint path publish one whole file.
 """
 
 import os
-from pathlib import Path
 from typing import Any, Dict, Optional
 
 import torch
@@ -14,19 +14,11 @@ __all__ = ["AtomicCheckpointIO", "atomic_torch_save"]
 
 
 def atomic_torch_save(obj: Any, path: "os.PathLike | str") -> None:
-    """`torch.save(obj, path)` that never leaves a partial file at `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """`torch.save(obj, path)` that never leaves a partial file at `path`, even with concurrent writers."""
+    from nemo.utils.atomic_file import atomic_write
+
+    with atomic_write(path) as f:
+        torch.save(obj, f)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

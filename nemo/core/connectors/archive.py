@@ -2,7 +2,8 @@
 
 Reading never extracts the whole archive: members are located by header offset, checked for
 safety, and read in place; only artifacts that must be files are copied out, one at a time.
-Writing streams every member into `.<name>.tmp` beside the target and renames it into place.
+Writing streams every member into a temporary file private to the writer (`nemo.utils.atomic_file`)
+beside the target and renames it into place, so concurrent saves to one path publish one whole archive.
 """
 
 import io
@@ -266,51 +267,41 @@ def write_archive(
     `files` maps member name to bytes, `artifacts` member name to a source path, and
     `write_weights(f)` writes `model_weights.ckpt` straight into the open archive.
     """
-    save_path = os.path.abspath(save_path)
-    directory = os.path.dirname(save_path)
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(save_path)}.tmp")
+    from nemo.utils.atomic_file import atomic_write
+
     entries = sorted([*files, *artifacts, WEIGHTS_NAME])
     if entries[-1] != WEIGHTS_NAME:
         raise ValueError(f"member names must sort before {WEIGHTS_NAME}: {entries[-1]}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(_header("./", 0, is_dir=True))
-            for name in entries[:-1]:
-                if name in files:
-                    data = files[name]
-                    f.write(_header("./" + name, len(data)))
-                    f.write(data)
-                    _pad(f, len(data))
-                else:
-                    size = os.path.getsize(artifacts[name])
-                    f.write(_header("./" + name, size))
-                    with open(artifacts[name], "rb") as src:
-                        shutil.copyfileobj(src, f, 1 << 20)
-                    _pad(f, size)
-            header_pos = f.tell()
-            f.write(b"\0" * _BLOCK)
-            write_weights(f)
-            f.flush()
-            end = f.tell()
-            size = end - header_pos - _BLOCK
-            header = _header("./" + WEIGHTS_NAME, size)
-            if len(header) != _BLOCK:
-                raise ArchiveError(f"cannot write a single-block tar header for {size} bytes")
-            _pad(f, size)
-            f.write(b"\0" * (2 * _BLOCK))
-            total = f.tell()
-            if total % _RECORD:
-                f.write(b"\0" * (_RECORD - total % _RECORD))
-            f.seek(header_pos)
-            f.write(header)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, save_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(save_path) as f:
+        f.write(_header("./", 0, is_dir=True))
+        for name in entries[:-1]:
+            if name in files:
+                data = files[name]
+                f.write(_header("./" + name, len(data)))
+                f.write(data)
+                _pad(f, len(data))
+            else:
+                size = os.path.getsize(artifacts[name])
+                f.write(_header("./" + name, size))
+                with open(artifacts[name], "rb") as src:
+                    shutil.copyfileobj(src, f, 1 << 20)
+                _pad(f, size)
+        header_pos = f.tell()
+        f.write(b"\0" * _BLOCK)
+        write_weights(f)
+        f.flush()
+        end = f.tell()
+        size = end - header_pos - _BLOCK
+        header = _header("./" + WEIGHTS_NAME, size)
+        if len(header) != _BLOCK:
+            raise ArchiveError(f"cannot write a single-block tar header for {size} bytes")
+        _pad(f, size)
+        f.write(b"\0" * (2 * _BLOCK))
+        total = f.tell()
+        if total % _RECORD:
+            f.write(b"\0" * (_RECORD - total % _RECORD))
+        f.seek(header_pos)
+        f.write(header)
 
 
 def write_folder(
@@ -322,17 +313,11 @@ def write_folder(
     """Write the same members as `write_archive` into a plain folder (an "extracted .nemo")."""
     os.makedirs(folder, exist_ok=True)
 
+    from nemo.utils.atomic_file import atomic_write
+
     def atomic(name: str, writer: Callable[[io.BufferedIOBase], None]) -> None:
-        dest = os.path.join(folder, name)
-        tmp = os.path.join(folder, f".{name}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                writer(f)
-            os.replace(tmp, dest)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_write(os.path.join(folder, name)) as f:
+            writer(f)
 
     for name, data in files.items():
         atomic(name, lambda f, d=data: f.write(d))
