@@ -224,25 +224,35 @@ class ASRTranscriptionMixin:
         device = config._internal.device
         results: List[Any] = [None] * count if count is not None else []
         for batch_no, batch in enumerate(tqdm(loader, desc="Transcribing", disable=not config.verbose)):
-            signal, signal_len = batch[0].to(device), batch[1].to(device)
-            log_probs, encoded_len, _ = self.forward(input_signal=signal, input_signal_length=signal_len)
-            hyps = self.decoding.ctc_decoder_predictions_tensor(
-                log_probs, decoder_lengths=encoded_len, return_hypotheses=config.return_hypotheses
-            )
-            if config.return_hypotheses:
-                for i, hyp in enumerate(hyps):
-                    frames = log_probs[i, : int(encoded_len[i])].float().cpu()
-                    hyp.y_sequence = frames
-                    if hyp.alignments is None:
-                        hyp.alignments = frames
-            if self.decoding.compute_timestamps:
-                self._timestamps_to_seconds(hyps)
+            outputs = self._transcribe_forward((batch[0].to(device), batch[1].to(device)), config)
+            hyps = self._transcribe_output_processing(outputs, config)
             if batches is None:
                 results.extend(hyps)
             else:
                 for index, hyp in zip(batches[batch_no], hyps):
                     results[index] = hyp
         return results
+
+    def _transcribe_forward(self, batch, config: TranscribeConfig) -> Dict[str, Any]:
+        """One batch (signal, length) through the model: CTC log-probs and lengths (transducers override)."""
+        log_probs, encoded_len, _ = self.forward(input_signal=batch[0], input_signal_length=batch[1])
+        return {"logits": log_probs, "encoded_len": encoded_len}
+
+    def _transcribe_output_processing(self, outputs: Dict[str, Any], config: TranscribeConfig) -> List[Any]:
+        """Model outputs -> Hypotheses (CTC: greedy text; with hypotheses, y_sequence = the frame log-probs)."""
+        log_probs, encoded_len = outputs["logits"], outputs["encoded_len"]
+        hyps = self.decoding.ctc_decoder_predictions_tensor(
+            log_probs, decoder_lengths=encoded_len, return_hypotheses=config.return_hypotheses
+        )
+        if config.return_hypotheses:
+            for i, hyp in enumerate(hyps):
+                frames = log_probs[i, : int(encoded_len[i])].float().cpu()
+                hyp.y_sequence = frames
+                if hyp.alignments is None:
+                    hyp.alignments = frames
+        if self.decoding.compute_timestamps:
+            self._timestamps_to_seconds(hyps)
+        return hyps
 
     def _timestamps_to_seconds(self, hyps) -> None:
         """Add `start`/`end` seconds to frame offsets (frame = window_stride * subsampling factor)."""
