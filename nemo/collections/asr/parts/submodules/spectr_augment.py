@@ -108,14 +108,14 @@ class SpecAugment(nn.Module):
                 width = torch.full((batch, 1), float(self.time_width))
             mask_width = (torch.rand(batch, self.time_masks, generator=self._gen) * width).long()
             start = (torch.rand(batch, self.time_masks, generator=self._gen) * (length[:, None] - mask_width)).long()
-            input_spec = self._apply(input_spec, start, mask_width, axis=2)
+            input_spec = self._mask_span(input_spec, start, mask_width, axis=2)
         if self.freq_masks > 0:
             mask_width = (torch.rand(batch, self.freq_masks, generator=self._gen) * self.freq_width).long()
             start = (torch.rand(batch, self.freq_masks, generator=self._gen) * (n_freq - mask_width)).long()
-            input_spec = self._apply(input_spec, start, mask_width, axis=1)
+            input_spec = self._mask_span(input_spec, start, mask_width, axis=1)
         return input_spec
 
-    def _apply(self, spec: torch.Tensor, start: torch.Tensor, width: torch.Tensor, axis: int) -> torch.Tensor:
+    def _mask_span(self, spec: torch.Tensor, start: torch.Tensor, width: torch.Tensor, axis: int) -> torch.Tensor:
         """Fill positions start <= i < start + width of any mask along `axis` with mask_value."""
         start, width = start.to(spec.device), width.to(spec.device)
         idx = torch.arange(spec.shape[axis], device=spec.device)[None, None, :]
