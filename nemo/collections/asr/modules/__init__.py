@@ -7,6 +7,7 @@ from nemo.collections.asr.modules.audio_preprocessing import (  # noqa: F401
     SpectrogramAugmentation,
     SpectrogramAugmentationConfig,
 )
+from nemo.collections.asr.modules.conformer_encoder import ConformerChangeConfig, ConformerEncoder  # noqa: F401
 from nemo.collections.asr.modules.conv_asr import (  # noqa: F401
     ConvASRDecoder,
     ConvASRDecoderConfig,
