@@ -68,8 +68,9 @@ def main():
     save("rnnt_numba_clamp", RNNTLossNumba(blank=V, reduction="none", clamp=0.05), rnnt_in, clamp=0.05)
     log_softmaxed = (torch.log_softmax(rnnt_in[0], -1),) + rnnt_in[1:]
     save("rnnt_numba_logsoftmaxed", RNNTLossNumba(blank=V, reduction="none"), log_softmaxed)
+    nonempty = rnnt_in[:3] + (rnnt_in[3].clamp(min=1),)  # `mean` divides by the target length
     for reduction in ("mean_batch", "mean", "sum", "mean_volume"):
-        save(f"rnnt_default_{reduction}", RNNTLoss(num_classes=V, reduction=reduction), rnnt_in)
+        save(f"rnnt_default_{reduction}", RNNTLoss(num_classes=V, reduction=reduction), nonempty)
 
     durations = [0, 1, 2, 4]
     tdt_in = batch(1, 3, 6, 3, V, extra=len(durations))
