@@ -7,12 +7,15 @@ Cache layout: `<cache root>/<model name>/<md5 of the URL>/<file name>`, where th
 `$NEMO_CACHE_DIR` or `<$XDG_CACHE_HOME or ~/.cache>/nemo/models` (shared by every version of this
 package). A download goes to `<file>.part` beside the target, resumes from it with an HTTP Range
 request, is checked against the catalogue's size and sha256 when known, and is renamed into place.
+Every download is bounded: it stops past the expected size (or a cap), refuses a resumed answer whose
+`Content-Range` does not fit, and has an overall deadline besides the per-read timeout.
 """
 
 import hashlib
 import http.client
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -168,6 +171,48 @@ def remove_cached(path: str) -> None:
 
 
 # -------------------------------------------------------------------------------------- download
+DEFAULT_MAX_BYTES = 64 << 30  # cap when the catalogue gives no size; NEMO_DOWNLOAD_MAX_BYTES overrides
+DEFAULT_DEADLINE_SECONDS = 6 * 3600.0  # whole download, retries included; NEMO_DOWNLOAD_DEADLINE overrides
+
+
+class DownloadLimitError(DownloadError):
+    """The server sent (or announced) more bytes than the catalogue's size or the configured cap."""
+
+
+class DownloadDeadlineError(DownloadError, TimeoutError):
+    """The download did not finish within its overall deadline."""
+
+
+class ContentRangeError(DownloadError):
+    """A resumed download's `Content-Range` does not match the bytes asked for or the expected size."""
+
+
+def _env_number(key: str, default: float) -> float:
+    raw = os.environ.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"${key}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"${key}={raw!r} must be positive")
+    return value
+
+
+def download_limits(size: Optional[int] = None, max_bytes: Optional[int] = None, deadline: Optional[float] = None):
+    """(byte limit, what it is, deadline seconds) for one download, from the arguments or the environment."""
+    if size is not None:
+        limit, what = int(size), "the catalogue's size_bytes"
+    elif max_bytes is not None:
+        limit, what = int(max_bytes), "max_bytes"
+    else:
+        limit = int(_env_number("NEMO_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
+        what = "NEMO_DOWNLOAD_MAX_BYTES" if os.environ.get("NEMO_DOWNLOAD_MAX_BYTES", "").strip() else "the default cap"
+    seconds = float(deadline) if deadline is not None else _env_number("NEMO_DOWNLOAD_DEADLINE", DEFAULT_DEADLINE_SECONDS)
+    return limit, what, seconds
+
+
 def download(
     url: str,
     dest: str,
@@ -179,23 +224,33 @@ def download(
     backoff: Optional[float] = None,
     progress: Optional[bool] = None,
     headers: Optional[dict] = None,
+    max_bytes: Optional[int] = None,
+    deadline: Optional[float] = None,
 ) -> str:
     """Download `url` to `dest` atomically and return `dest`.
 
-    Bytes go to `dest + ".part"`; an existing part file is resumed with `Range`, also across
-    retries after a dropped connection (back-off 1, 2, 4... s). A completed file whose size or
-    sha256 does not match the expected values is deleted and `ChecksumError` raised; only a
-    verified file is renamed to `dest`.
+    Bytes go to `dest + ".part"`; an existing part file is resumed with `Range` (the answer's
+    `Content-Range` must start where the part ends and agree with the size), also across retries
+    after a dropped connection (back-off 1, 2, 4... s). The download stops with `DownloadLimitError`
+    past `size` (else `max_bytes`, `$NEMO_DOWNLOAD_MAX_BYTES`, 64 GiB) and with
+    `DownloadDeadlineError` after `deadline` seconds in all (else `$NEMO_DOWNLOAD_DEADLINE`, 6 h);
+    `timeout` bounds each connect and read. Only a complete file matching `size`/`sha256` is
+    renamed to `dest`; a rejected one is deleted.
     """
+    limit, limit_what, seconds = download_limits(size, max_bytes, deadline)
+    give_up = time.monotonic() + seconds
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     part = dest + ".part"
     with _lock(dest + ".lock"):
         if os.path.exists(dest):  # another process finished it while we waited for the lock
             return dest
+        if os.path.exists(part) and os.path.getsize(part) > limit:
+            os.remove(part)
+        job = _Job(url, part, limit, limit_what, seconds, give_up, timeout, size)
         last_error: Optional[BaseException] = None
         for attempt in range(max(1, retries)):
             try:
-                _fetch(url, part, timeout, progress, headers or {})
+                job.fetch(progress, headers or {})
                 break
             except urllib.error.HTTPError as e:
                 if e.code == 416 and os.path.exists(part):  # part file already complete (or bogus)
@@ -210,10 +265,20 @@ def download(
                         "check the URL, or download the .nemo yourself and use restore_from(path)."
                     ) from e
                 last_error = e
+            except (DownloadLimitError, ContentRangeError):
+                _remove(part)
+                raise
             except (urllib.error.URLError, OSError, http.client.HTTPException, _IncompleteRead) as e:
+                if isinstance(e, DownloadDeadlineError):
+                    raise
+                if time.monotonic() >= give_up:
+                    raise job.deadline_error() from e
                 last_error = e
             if attempt + 1 < retries:
-                time.sleep((BACKOFF_SECONDS if backoff is None else backoff) * (2**attempt))
+                pause = (BACKOFF_SECONDS if backoff is None else backoff) * (2**attempt)
+                if time.monotonic() + pause >= give_up:
+                    raise job.deadline_error() from last_error
+                time.sleep(pause)
         else:
             reason = getattr(last_error, "reason", None) or last_error
             raise DownloadError(
@@ -242,38 +307,124 @@ def download(
     return dest
 
 
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
 class _IncompleteRead(Exception):
     pass
 
 
-def _fetch(url: str, part: str, timeout: float, progress: Optional[bool], headers: dict) -> None:
-    have = os.path.getsize(part) if os.path.exists(part) else 0
-    req = urllib.request.Request(url, headers={"User-Agent": "nemo-clean-room", **headers})
-    if have:
-        req.add_header("Range", f"bytes={have}-")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        status = getattr(resp, "status", 200)
-        if have and status != 206:  # server ignored Range: start over
-            have = 0
-        length = resp.headers.get("Content-Length")
-        total = have + int(length) if length is not None and length.isdigit() else None
-        bar = _progress_bar(total, have, os.path.basename(part[: -len(".part")]), progress)
-        received = 0
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
+
+
+class _Job:
+    """One download's limits, shared by its attempts: byte limit, overall deadline, per-read timeout."""
+
+    def __init__(self, url, part, limit, limit_what, seconds, give_up, timeout, size):
+        self.url, self.part, self.limit, self.limit_what = url, part, limit, limit_what
+        self.seconds, self.give_up, self.timeout, self.size = seconds, give_up, timeout, size
+
+    def remaining(self) -> float:
+        left = self.give_up - time.monotonic()
+        if left <= 0:
+            raise self.deadline_error()
+        return left
+
+    def deadline_error(self) -> "DownloadDeadlineError":
+        have = os.path.getsize(self.part) if os.path.exists(self.part) else 0
+        return DownloadDeadlineError(
+            f"download of {self.url} did not finish within its {self.seconds:g} s deadline ({have} bytes so far); "
+            f"the partial file {self.part} is kept and resumed next time. Allow longer with "
+            "download(deadline=...) or NEMO_DOWNLOAD_DEADLINE=<seconds>."
+        )
+
+    def limit_error(self, detail: str) -> "DownloadLimitError":
+        return DownloadLimitError(
+            f"download of {self.url} stopped: {detail}, more than the {self.limit} bytes allowed by {self.limit_what}; "
+            "the partial file was discarded and nothing was cached. If the model really is larger, fix the "
+            "catalogue's size_bytes or raise NEMO_DOWNLOAD_MAX_BYTES / max_bytes."
+        )
+
+    def _check_range(self, resp, have: int) -> None:
+        raw = resp.headers.get("Content-Range")
+        m = _CONTENT_RANGE.match(raw or "")
+        problem = None
+        if m is None:
+            problem = f"its Content-Range {raw!r} is missing or malformed"
+        else:
+            start, end, total = int(m.group(1)), int(m.group(2)), m.group(3)
+            length = resp.headers.get("Content-Length")
+            if start != have:
+                problem = f"it answered Content-Range {raw!r} to a request for bytes {have}-"
+            elif end < start:
+                problem = f"its Content-Range {raw!r} ends before it starts"
+            elif total != "*" and self.size is not None and int(total) != int(self.size):
+                problem = f"its Content-Range {raw!r} gives a total of {total} bytes, the catalogue says {self.size}"
+            elif total != "*" and end >= int(total):
+                problem = f"its Content-Range {raw!r} ends past its own total"
+            elif length is not None and length.isdigit() and int(length) != end - start + 1:
+                problem = f"its Content-Range {raw!r} disagrees with Content-Length {length}"
+        if problem is not None:
+            raise ContentRangeError(
+                f"resuming the download of {self.url} failed: {problem}; the partial file was discarded and "
+                "nothing was cached. Try again (it starts from zero); if it persists the server is broken."
+            )
+
+    def fetch(self, progress: Optional[bool], headers: dict) -> None:
+        have = os.path.getsize(self.part) if os.path.exists(self.part) else 0
+        req = urllib.request.Request(self.url, headers={"User-Agent": "nemo-clean-room", **headers})
+        if have:
+            req.add_header("Range", f"bytes={have}-")
+        with urllib.request.urlopen(req, timeout=min(self.timeout, self.remaining())) as resp:
+            status = getattr(resp, "status", 200)
+            if status == 206:
+                self._check_range(resp, have)
+            elif have:  # server ignored Range: start over
+                have = 0
+            length = resp.headers.get("Content-Length")
+            length = int(length) if length is not None and length.strip().isdigit() else None
+            if length is not None and have + length > self.limit:
+                raise self.limit_error(f"the server announced {have + length} bytes")
+            total = have + length if length is not None else None
+            bar = _progress_bar(total, have, os.path.basename(self.part[: -len(".part")]), progress)
+            received = 0
+            try:
+                with open(self.part, "ab" if have else "wb") as f:
+                    while True:
+                        _set_read_timeout(resp, min(self.timeout, self.remaining()))
+                        try:
+                            chunk = resp.read1(_CHUNK)
+                        except TimeoutError:
+                            if time.monotonic() >= self.give_up:
+                                raise self.deadline_error() from None
+                            raise
+                        if not chunk:
+                            break
+                        if have + received + len(chunk) > self.limit:
+                            raise self.limit_error(f"the server sent more than {self.limit} bytes")
+                        f.write(chunk)
+                        received += len(chunk)
+                        if bar is not None:
+                            bar.update(len(chunk))
+            finally:
+                if bar is not None:
+                    bar.close()
+            if length is not None and received < length:
+                raise _IncompleteRead(f"connection closed after {received} of {length} bytes")
+
+
+def _set_read_timeout(resp, seconds: float) -> None:
+    """Shorten the socket timeout of an open response so no read outlasts the overall deadline."""
+    sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
         try:
-            with open(part, "ab" if have else "wb") as f:
-                while True:
-                    chunk = resp.read(_CHUNK)
-                    if not chunk:
-                        break
-                    f.write(chunk)
-                    received += len(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
-        if length is not None and length.isdigit() and received < int(length):
-            raise _IncompleteRead(f"connection closed after {received} of {length} bytes")
+            sock.settimeout(max(seconds, 0.001))
+        except OSError:
+            pass
 
 
 def _progress_bar(total: Optional[int], initial: int, name: str, progress: Optional[bool]):
