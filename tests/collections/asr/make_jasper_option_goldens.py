@@ -76,6 +76,10 @@ GROUPS.update({
                        activation="swish"),
 })
 BPE_GROUPS = ("issue17_bpe",)
+# groups whose training-mode encoder output (dropout masks, SE windows, batch statistics) is also recorded
+TRAIN_GROUPS = ("se_context", "se_global", "residual_dense", "future_context", "separable_groups_heads", "norm_group",
+                "conv_mask_off", "issue17_bpe")
+TRAIN_SEED = 1
 
 
 def model_config(name, tokenizer_dir=None):
@@ -162,6 +166,17 @@ def outputs(model, wav_dir):
             "encoded_len": encoded_len.numpy(), "log_probs": log_probs.numpy()}
 
 
+def train_mode_encoded(model, feats, feat_len):
+    """The encoder's output in training mode from seed TRAIN_SEED (leaves the model in training mode)."""
+    import torch
+
+    model.encoder.train()
+    torch.manual_seed(TRAIN_SEED)
+    with torch.no_grad():
+        encoded, _ = model.encoder(audio_signal=torch.as_tensor(feats), length=torch.as_tensor(feat_len))
+    return encoded.numpy()
+
+
 def main(out_dir, wav_dir, tokenizer_dir):
     import nemo
     import torch
@@ -178,8 +193,10 @@ def main(out_dir, wav_dir, tokenizer_dir):
             np.save(os.path.join(out_dir, "features.npy"), out["features"])
             np.save(os.path.join(out_dir, "features_len.npy"), out["features_len"])
         assert np.array_equal(out["features"], first["features"]), name
-        np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), encoded=out["encoded"],
-                            encoded_len=out["encoded_len"], log_probs=out["log_probs"])
+        arrays = {k: out[k] for k in ("encoded", "encoded_len", "log_probs")}
+        if name in TRAIN_GROUPS:
+            arrays["train_encoded"] = train_mode_encoded(model, out["features"], out["features_len"])
+        np.savez_compressed(os.path.join(out_dir, f"{name}.npz"), **arrays)
         meta["groups"][name] = {"encoder": GROUPS[name], "encoded_len": out["encoded_len"].tolist(),
                                 "bpe": name in BPE_GROUPS}
         print(name, out["encoded"].shape, out["encoded_len"].tolist(), flush=True)

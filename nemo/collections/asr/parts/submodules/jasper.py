@@ -129,6 +129,15 @@ def batch_norm(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     return out.squeeze(2)
 
 
+def dropout(drop: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
+    """`drop(x)`; for a channels-last CPU `x` the mask is drawn in channel-major order, so a seed gives the same
+    mask on both encoder paths (and as NeMo's)."""
+    if not (drop.training and 0.0 < drop.p < 1.0 and x.device.type == "cpu" and _runs_direct(drop, x)):
+        return drop(x)
+    noise = torch.empty(x.shape, dtype=x.dtype, device=x.device).bernoulli_(1.0 - drop.p).div_(1.0 - drop.p)
+    return x * noise
+
+
 def _zero_padding(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
     """Zero the frames of (B, C, T) `x` past each length (a multiply: far faster than masked_fill on CPU)."""
     return x * _mask(lens, x.size(2)).unsqueeze(1).to(x.dtype)
@@ -255,8 +264,10 @@ class SqueezeExcite(nn.Module):
                 lengths = torch.full((xf.size(0),), xf.size(2), dtype=torch.long, device=xf.device)
             valid = _mask(lengths, xf.size(2)).unsqueeze(1)
             xf = xf * valid.to(xf.dtype)
-            if self.context_window > 0 and self.training and xf.size(2) > self.context_window:
-                start = int(torch.randint(0, xf.size(2) - self.context_window + 1, (1,)))
+            if self.context_window >= 0 and self.training and xf.size(2) >= self.context_window:
+                # NeMo's draw (same generator call, so seeded training matches); it fails when T == window
+                span = xf.size(2) - self.context_window
+                start = int(torch.randint(0, span, size=[1], dtype=torch.int32)[0]) if span > 0 else 0
                 window = slice(start, start + self.context_window)
                 count = valid[:, :, window].sum(dim=-1, keepdim=True).clamp(min=1)
                 pooled = xf[:, :, window].sum(dim=-1, keepdim=True) / count
@@ -405,6 +416,8 @@ class JasperBlock(nn.Module):
                 out, lens = conv1d(layer, out), None if lens is None else _conv_out_len(layer, lens)
             elif isinstance(layer, nn.BatchNorm1d):
                 out = batch_norm(layer, out)
+            elif isinstance(layer, nn.Dropout):
+                out = dropout(layer, out)
             else:
                 out = layer(out)
             if keep and not is_channels_last(out):
@@ -427,7 +440,8 @@ class JasperBlock(nn.Module):
                     out = torch.max(out, res_out)
             if keep and not is_channels_last(out):
                 out = to_channels_last(out)
-        out = self.mout(out)
+        for layer in self.mout:
+            out = dropout(layer, out) if isinstance(layer, nn.Dropout) else layer(out)
         if self.dense_residual:
             return xs + [out], lens
         return [out], lens
