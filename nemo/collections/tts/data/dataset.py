@@ -18,6 +18,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from nemo.collections.common.parts.preprocessing.resample import resample
+from nemo.collections.common.parts.preprocessing.silence import trim_silence
 from nemo.utils import logging
 
 SUP_DATA_TYPES = ("align_prior_matrix", "pitch")
@@ -49,7 +51,7 @@ def read_tts_manifest(manifest_filepath: Union[str, Sequence[str]], base_dir: Op
 
 def load_audio(path: str, sample_rate: int, trim: bool = False, offset: float = 0.0,
                duration: Optional[float] = None) -> np.ndarray:
-    """Mono float32 samples at `sample_rate` (resampled with the ASR collection's resampler if needed)."""
+    """Mono float32 samples at `sample_rate` (resampled with the shared resampler if needed)."""
     import soundfile as sf
 
     with sf.SoundFile(path) as f:
@@ -58,12 +60,8 @@ def load_audio(path: str, sample_rate: int, trim: bool = False, offset: float = 
             f.seek(int(offset * sr))
         audio = f.read(frames=int(duration * sr) if duration else -1, dtype="float32", always_2d=True)[:, 0]
     if sr != sample_rate:
-        from nemo.collections.asr.parts.preprocessing.segment import resample
-
         audio = resample(audio, sr, sample_rate)
     if trim:
-        from nemo.collections.asr.parts.preprocessing.segment import trim_silence
-
         audio = trim_silence(audio, 60.0, 2048, 512)
     return np.ascontiguousarray(audio, dtype=np.float32)
 

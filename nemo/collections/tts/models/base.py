@@ -73,9 +73,9 @@ class NeedsNormalizer:
 class TextFrontEndMixin(NeedsNormalizer):
     """Builds `self.tokenizer` from `cfg.text_tokenizer`, packaging the G2P's dictionary files as artifacts."""
 
-    def _ensure_tokenizer(self) -> None:
-        if getattr(self, "tokenizer", None) is not None:
-            return
+    def setup_before_data(self) -> None:
+        """The text tokenizer: the data sets tokenize with it and the model sizes its embedding by it."""
+        super().setup_before_data()
         from nemo.collections.tts.parts.tokenizers import resolve_tokenizer_target
 
         self._setup_normalizer(self._cfg)
@@ -116,7 +116,6 @@ class TextFrontEndMixin(NeedsNormalizer):
 
     def _tts_dataloader(self, cfg, shuffle_default: bool, name: str):
         """`{dataset: {_target_: ...TTSDataset, ...}, dataloader_params: {...}}` -> DataLoader."""
-        self._ensure_tokenizer()
         if cfg is None or "dataset" not in cfg or "dataloader_params" not in cfg:
             raise ValueError(f"{name}: the data config needs `dataset` and `dataloader_params` sections")
         dataset = safe_instantiate(cfg.dataset, text_tokenizer=self.tokenizer,

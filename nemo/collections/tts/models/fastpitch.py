@@ -27,7 +27,6 @@ class FastPitchModel(SpectrogramGenerator, Exportable):
 
     def __init__(self, cfg: DictConfig, trainer=None):
         super().__init__(cfg=cfg, trainer=trainer)
-        self._ensure_tokenizer()
         cfg = self._cfg
         self.learn_alignment = bool(cfg.get("learn_alignment", False))
         self.bin_loss_warmup_epochs = cfg.get("bin_loss_warmup_epochs", 100)

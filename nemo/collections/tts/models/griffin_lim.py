@@ -11,6 +11,7 @@ import math
 import torch
 from omegaconf import DictConfig
 
+from nemo.collections.common.parts.preprocessing.mel import mel_filterbank
 from nemo.collections.tts.models.base import Vocoder
 
 
@@ -28,8 +29,6 @@ class GriffinLimModel(Vocoder):
         self.register_buffer("window", torch.hann_window(self.win_length, periodic=False), persistent=False)
         self.register_buffer("mel_inverse", None, persistent=False)
         if cfg.get("n_mels"):
-            from nemo.collections.asr.parts.preprocessing.features import mel_filterbank
-
             fb = torch.tensor(mel_filterbank(cfg.sample_rate, self.n_fft, cfg.n_mels, cfg.get("lowfreq", 0),
                                              cfg.get("highfreq")))
             self.register_buffer("mel_inverse", torch.linalg.pinv(fb), persistent=False)

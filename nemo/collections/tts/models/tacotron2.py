@@ -19,7 +19,6 @@ class Tacotron2Model(SpectrogramGenerator):
 
     def __init__(self, cfg: DictConfig, trainer=None):
         super().__init__(cfg=cfg, trainer=trainer)
-        self._ensure_tokenizer()
         cfg = self._cfg
         self.pad_value = cfg.preprocessor.get("pad_value", -11.52)
         self.audio_to_melspec_precessor = safe_instantiate(cfg.preprocessor)

@@ -123,22 +123,22 @@ def _keep_case(text: str) -> str:
 
 
 class EnglishPhonemesTokenizer(BaseTokenizer):
-    """ARPABET phonemes from a G2P (vowels with stress digits when `stresses`), plus lower-case letters for words
-    the G2P spells out when `chars` (forced on when the G2P has a `phoneme_probability`)."""
+    """ARPABET phonemes from the given G2P (vowels with stress digits when `stresses`), plus lower-case letters for
+    words the G2P spells out when `chars` (forced on when the G2P has a `phoneme_probability`).
+
+    `g2p` is required, as in NeMo: any callable text -> symbols, e.g. the TTS collection's
+    `nemo.collections.tts.g2p.models.en_us_arpabet.EnglishG2p` (a config's nested `g2p: {_target_: ...}`).
+    """
 
     PUNCT_LIST = DEFAULT_PUNCTUATION
     VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
     CONSONANTS = ("B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S", "SH", "T",
                   "TH", "V", "W", "Y", "Z", "ZH")
 
-    def __init__(self, g2p=None, punct: bool = True, non_default_punct_list: Optional[Sequence[str]] = None,
+    def __init__(self, g2p, punct: bool = True, non_default_punct_list: Optional[Sequence[str]] = None,
                  stresses: bool = False, chars: bool = False, *, space: str = " ", silence: Optional[str] = None,
                  apostrophe: bool = True, oov: str = BaseTokenizer.OOV, sep: str = "|", add_blank_at=None,
                  pad_with_space: bool = False, text_preprocessing_func: Callable[[str], str] = _keep_case):
-        if g2p is None:
-            from nemo.collections.tts.g2p.models.en_us_arpabet import EnglishG2p
-
-            g2p = EnglishG2p()
         self.phoneme_probability = getattr(g2p, "phoneme_probability", None)
         tokens = [space]
         if silence is not None:
