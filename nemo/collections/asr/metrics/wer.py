@@ -96,7 +96,8 @@ def word_error_rate_per_utt(
 
 
 class WER(Metric):
-    """Batch WER through a CTC decoding object; `compute()` -> (wer, errors, reference words).
+    """Batch WER through a CTC or transducer decoding object (transducers take encoder outputs as
+    `predictions`); `compute()` -> (wer, errors, reference words).
 
     `update` assigns (not accumulates) this batch's counts, as NeMo's metric does.
     """
@@ -142,9 +143,14 @@ class WER(Metric):
                 references.append(self.decoding.decode_ids_to_str(row[:n].tolist()))
             hypotheses = []
             if predictions.numel() > 0:
-                hyps = self.decoding.ctc_decoder_predictions_tensor(
-                    predictions, predictions_lengths, fold_consecutive=self.fold_consecutive
-                )
+                if hasattr(self.decoding, "rnnt_decoder_predictions_tensor"):
+                    hyps = self.decoding.rnnt_decoder_predictions_tensor(
+                        encoder_output=predictions, encoded_lengths=predictions_lengths
+                    )
+                else:
+                    hyps = self.decoding.ctc_decoder_predictions_tensor(
+                        predictions, predictions_lengths, fold_consecutive=self.fold_consecutive
+                    )
                 hypotheses = [h.text for h in hyps]
         if self.log_prediction and references:
             logging.info("\n")

@@ -15,3 +15,4 @@ from nemo.collections.asr.modules.conv_asr import (  # noqa: F401
     ConvASREncoderConfig,
     JasperEncoderConfig,
 )
+from nemo.collections.asr.modules.rnnt import RNNTDecoder, RNNTDecoderJoint, RNNTJoint  # noqa: F401
