@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from typing import Optional
 
-from nemo.core.classes.exceptions import NeMoBaseException
+from nemo.utils.exceptions import NeMoBaseException
 
 _CHUNK = 1 << 20
 BACKOFF_SECONDS = 1.0  # first pause between attempts; doubled each time
@@ -115,7 +115,7 @@ def verify_file(
     mtime; `stamp` overrides where), so loading a cached multi-GB model does not re-hash it
     every time.
     """
-    from nemo.core.classes.exceptions import ArchiveError
+    from nemo.utils.exceptions import ArchiveError
 
     try:
         key = _file_key(path)

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from omegaconf import DictConfig, OmegaConf
 
-from nemo.core.classes.exceptions import NeMoBaseException
+from nemo.utils.exceptions import NeMoBaseException
 from nemo.utils import logging
 from nemo.utils.resume import NotFoundError, check_resume
 from nemo.utils.run_files import move_previous_run_files, setup_file_logging, write_run_files

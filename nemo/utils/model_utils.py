@@ -96,8 +96,19 @@ def resolve_dataset_name_from_cfg(cfg: DictConfig) -> Optional[str]:
     return None
 
 
-def resolve_subclass_pretrained_model_info(base_class):
-    """All pretrained entries of `base_class` and its subclasses (lives in nemo.core.classes.pretrained)."""
-    from nemo.core.classes.pretrained import resolve_subclass_pretrained_model_info as resolve
+def resolve_subclass_pretrained_model_info(base_class) -> list:
+    """Entries of `base_class` and all its (imported) subclasses, depth first, each with `class_`
+    set to the class that lists it, without duplicates (same location or name), sorted by name."""
+    found: list = []
 
-    return resolve(base_class)
+    def walk(cls) -> None:
+        for info in cls.list_available_models() or []:
+            if info.class_ is None:
+                info.class_ = cls
+            if info not in found:
+                found.append(info)
+        for sub in cls.__subclasses__():
+            walk(sub)
+
+    walk(base_class)
+    return sorted(found)

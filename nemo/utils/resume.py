@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any, List, Optional, Union
 
-from nemo.core.classes.exceptions import NeMoBaseException
+from nemo.utils.exceptions import NeMoBaseException
 from nemo.utils import logging
 
 __all__ = ["NotFoundError", "check_resume"]

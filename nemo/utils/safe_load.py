@@ -18,7 +18,7 @@ from typing import Callable, Iterator, List, Set, Tuple, Union
 
 import torch
 
-from nemo.core.classes.exceptions import UnsafeArchiveError
+from nemo.utils.exceptions import UnsafeArchiveError
 
 _OMEGACONF = {
     "omegaconf.dictconfig": ("DictConfig",),

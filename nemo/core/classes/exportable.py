@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from nemo.core.classes.exceptions import NeMoBaseException
+from nemo.utils.exceptions import NeMoBaseException
 
 
 class ExportFormat(Enum):

@@ -16,23 +16,33 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemo.core.classes import dataloaders
 from nemo.core.classes.common import Model
+from nemo.core.classes.targets import check_targets
 from nemo.core.classes.exceptions import ArtifactError, ConfigError, NeMoBaseException
 from nemo.core.connectors import restore_context
+from nemo.core.connectors.restored_config import check_restored_config
 from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
 from nemo.package_info import __version__
 from nemo.utils import logging
 from nemo.utils.model_utils import ArtifactItem, maybe_update_config_version
 
 
-def _to_dictconfig(cfg: Any) -> DictConfig:
-    """Accept a DictConfig, a dict or a dataclass instance; return a resolved struct-mode DictConfig."""
+def _to_dictconfig(cfg: Any, restoring: bool = False) -> DictConfig:
+    """Accept a DictConfig, a dict or a dataclass instance; return a resolved struct-mode DictConfig.
+
+    While restoring (a `.nemo`, a `.ckpt`) the config came from a file: resolver calls are refused
+    first, and every `_target_` in it is checked before the model builds anything.
+    """
     if cfg is not None and not isinstance(cfg, (DictConfig, dict)) and hasattr(cfg, "__dataclass_fields__"):
         cfg = OmegaConf.structured(cfg)
     if isinstance(cfg, dict):
         cfg = OmegaConf.create(cfg)
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"cfg constructor argument must be of type DictConfig/dict/dataclass but got {type(cfg).__name__}")
-    return maybe_update_config_version(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)))
+    if restoring:
+        check_restored_config(cfg, "the restored model config")
+    cfg = maybe_update_config_version(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)))
+    check_targets(cfg, where="the model config", missing_ok=True)
+    return cfg
 
 
 class ModelPT(pl.LightningModule, Model):
@@ -48,7 +58,7 @@ class ModelPT(pl.LightningModule, Model):
         if trainer is not None and not isinstance(trainer, pl.Trainer):
             raise ValueError(f"trainer constructor argument must be a lightning.pytorch.Trainer or None, got {type(trainer)}")
         super().__init__()
-        cfg = _to_dictconfig(cfg)
+        cfg = _to_dictconfig(cfg, restoring=restore_context.current() is not None)
         if "model" in cfg:
             raise ConfigError("Creating model config node is forbidden due to collision problem when loading from checkpoint.")
         with open_dict(cfg):

@@ -8,7 +8,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from nemo.core.classes.exceptions import ArchiveNotFoundError, ConfigError, WeightsMismatchError
+from nemo.utils.exceptions import ArchiveNotFoundError, ConfigError, WeightsMismatchError
 from nemo.core.connectors.archive import NemoArchive
 from nemo.core.connectors.weights import read_mapped_state_dict, read_state_dict
 from nemo.utils import logging

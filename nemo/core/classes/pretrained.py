@@ -20,9 +20,46 @@ import difflib
 import glob
 import json
 import os
-from typing import Dict, Iterator, List, Optional, Tuple
+from dataclasses import dataclass, field
+from functools import total_ordering
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from nemo.core.classes.common import PretrainedModelInfo
+from nemo.utils.model_utils import resolve_subclass_pretrained_model_info  # noqa: F401  (NeMo's path is nemo.utils)
+
+
+@total_ordering
+@dataclass
+class PretrainedModelInfo:
+    """One published checkpoint: its name, description, location and (optionally) class, aliases,
+    size and sha256."""
+
+    pretrained_model_name: str
+    description: str
+    location: str
+    class_: Any = None
+    aliases: Optional[List[str]] = None
+    size_bytes: Optional[int] = field(default=None, compare=False)
+    sha256: Optional[str] = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        text = (
+            f"{self.__class__.__name__}(\n\tpretrained_model_name={self.pretrained_model_name},\n"
+            f"\tdescription={self.description},\n\tlocation={self.location}"
+        )
+        if self.class_ is not None:
+            text += f",\n\tclass_={self.class_}"
+        return text + "\n)"
+
+    def __hash__(self) -> int:
+        return hash(self.location)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PretrainedModelInfo):
+            return NotImplemented
+        return hash(self) == hash(other) or self.pretrained_model_name == other.pretrained_model_name
+
+    def __lt__(self, other: "PretrainedModelInfo") -> bool:
+        return self.pretrained_model_name < other.pretrained_model_name
 
 CATALOGUE_FILENAME = "pretrained_catalogue.json"
 _catalogue_files: List[str] = []
@@ -158,7 +195,7 @@ def find_pretrained(cls, model_name: str) -> PretrainedModelInfo:
             continue
         if info.class_ is None:
             try:
-                from nemo.core.classes.common import import_class_by_path
+                from nemo.core.classes.targets import import_class_by_path
 
                 info.class_ = import_class_by_path(class_path, check_allowed=False)
             except Exception:  # a catalogue entry for a class that is not installed
@@ -214,7 +251,7 @@ def resolve_pretrained(cls, model_name: str, refresh_cache: bool = False) -> Tup
     if os.path.exists(local):
         return local, cls
     if _looks_like_path(model_name):
-        from nemo.core.classes.exceptions import ArchiveNotFoundError
+        from nemo.utils.exceptions import ArchiveNotFoundError
 
         raise ArchiveNotFoundError(
             f"from_pretrained: {local} does not exist. A local model must be an existing .nemo file or extracted "
@@ -270,21 +307,3 @@ def resolve_catalogue_entry(info: PretrainedModelInfo, refresh_cache: bool = Fal
             "Try again; if it persists the catalogue entry is wrong."
         )
     return path
-
-
-def resolve_subclass_pretrained_model_info(base_class) -> List[PretrainedModelInfo]:
-    """Entries of `base_class` and all its (imported) subclasses, depth first, each with `class_`
-    set to the class that lists it, without duplicates (same location or name), sorted by name."""
-    found: List[PretrainedModelInfo] = []
-
-    def walk(cls) -> None:
-        for info in cls.list_available_models() or []:
-            if info.class_ is None:
-                info.class_ = cls
-            if info not in found:
-                found.append(info)
-        for sub in cls.__subclasses__():
-            walk(sub)
-
-    walk(base_class)
-    return sorted(found)

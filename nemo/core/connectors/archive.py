@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from nemo.core.classes.exceptions import (
+from nemo.utils.exceptions import (
     ArchiveError,
     ArchiveNotFoundError,
     UnsafeArchiveError,

@@ -12,7 +12,7 @@ import os
 import tempfile
 from typing import Iterator, Optional
 
-from nemo.core.classes.exceptions import ArtifactError
+from nemo.utils.exceptions import ArtifactError
 from nemo.core.connectors.archive import NemoArchive
 
 

@@ -14,9 +14,9 @@ from typing import Any, Dict, Iterable, Optional, Tuple, Union
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from nemo.core.classes.common import allowed_targets as _allowed_targets
-from nemo.core.classes.common import check_targets, import_class_by_path, is_target_allowed
-from nemo.core.classes.exceptions import (
+from nemo.core.classes.targets import allowed_targets as _allowed_targets
+from nemo.core.classes.targets import check_targets, is_target_allowed, resolve_target
+from nemo.utils.exceptions import (
     ArchiveError,
     ArtifactError,
     ConfigError,
@@ -25,6 +25,7 @@ from nemo.core.classes.exceptions import (
     UnsafeTargetError,
 )
 from nemo.core.connectors import restore_context
+from nemo.core.connectors.restored_config import check_restored_config, read_config
 from nemo.core.connectors.archive import CONFIG_NAME, WEIGHTS_NAME, NemoArchive, write_archive, write_folder
 from nemo.core.connectors.weights import load_into, read_mapped_state_dict, read_state_dict, skip_init
 from nemo.utils import logging
@@ -124,7 +125,7 @@ class SaveRestoreConnector:
         if return_config:
             return conf
         with _allowed_targets(allowed_targets):
-            check_targets(conf, where=archive.path)
+            check_targets(conf, where=archive.path, missing_ok=True)
             cls = self._resolve_class(calling_cls, conf, archive.path)
             ctx = restore_context.RestoreContext(archive)
             init_guard = skip_init() if strict else contextlib.nullcontext()
@@ -143,22 +144,29 @@ class SaveRestoreConnector:
         if override_config_path is None:
             if not archive.has(CONFIG_NAME):
                 raise ArchiveError(f"{archive.path} has no {CONFIG_NAME}: not a .nemo archive")
-            try:
-                conf = OmegaConf.create(archive.read_bytes(CONFIG_NAME).decode("utf-8"))
-            except Exception as e:  # yaml and omegaconf raise many types on garbage
-                raise ArchiveError(f"{archive.path}: {CONFIG_NAME} is not valid YAML: {e}") from e
             where = f"{archive.path}:{CONFIG_NAME}"
+            try:
+                text = archive.read_bytes(CONFIG_NAME).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ArchiveError(f"{where} is not UTF-8 text: {e}") from e
+            try:
+                conf = read_config(text, where)
+            except ConfigError as e:
+                raise ArchiveError(str(e)) from e
         elif isinstance(override_config_path, (DictConfig, dict)):
             conf = OmegaConf.create(copy.deepcopy(OmegaConf.to_container(OmegaConf.create(override_config_path))))
             where = "override config"
+            check_restored_config(conf, where)
         else:
             path = os.path.abspath(os.path.expanduser(str(override_config_path)))
             if not os.path.isfile(path):
                 raise ConfigError(f"override_config_path {path} does not exist")
             try:
-                conf = OmegaConf.load(path)
-            except Exception as e:
-                raise ConfigError(f"override_config_path {path} is not valid YAML: {e}") from e
+                with open(path, "r", encoding="utf-8") as f:
+                    text = f.read()
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"override_config_path {path} cannot be read: {e}") from e
+            conf = read_config(text, path)
             where = path
         if not isinstance(conf, DictConfig):
             raise ConfigError(f"{where}: the model config must be a mapping, got {type(conf).__name__}")
@@ -185,7 +193,7 @@ class SaveRestoreConnector:
                 )
             return calling_cls
         try:
-            target_cls = import_class_by_path(target)
+            target_cls = resolve_target(target, where=f"{where}: key `target`")
         except ModelClassError:
             if generic:
                 raise
@@ -232,12 +240,24 @@ class SaveRestoreConnector:
         ctx = getattr(model, "_restore_ctx", None) or restore_context.current()
         src = str(src)
         local = os.path.abspath(os.path.expanduser(src))
-        if not src.startswith("nemo:") and os.path.exists(local):
-            path, kind = local, ArtifactPathType.LOCAL_PATH
-        elif src.startswith("nemo:") and ctx is not None and ctx.has(src[5:]):
+        from_archive = ctx is not None and ctx.archive is not None and restore_context.current() is ctx
+        if src.startswith("nemo:") and ctx is not None and ctx.has(src[5:]):
             path, kind = ctx.artifact_path(src[5:]), ArtifactPathType.TAR_PATH
         elif ctx is not None and ctx.has(os.path.basename(src)):
             path, kind = ctx.artifact_path(os.path.basename(src)), ArtifactPathType.TAR_PATH
+        elif from_archive and not src.startswith("nemo:"):
+            # The config came from the archive: packing a local file it names would leak that file into the next save.
+            msg = (
+                f"artifact `{config_path}`: the config restored from {ctx.archive.path} names {src!r}, which is not "
+                "a member of that archive; a restored model packs only files from its archive. To use a local "
+                f"file, call model.register_artifact({config_path!r}, path) after restoring."
+            )
+            if verify_src_exists:
+                raise ArtifactError(msg)
+            logging.warning(msg)
+            return None
+        elif not src.startswith("nemo:") and os.path.exists(local):
+            path, kind = local, ArtifactPathType.LOCAL_PATH
         else:
             where = f" (archive {ctx.archive.path})" if ctx is not None and ctx.archive is not None else ""
             msg = (

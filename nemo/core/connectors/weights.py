@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from nemo.core.classes.exceptions import ArchiveError, WeightsMismatchError
+from nemo.utils.exceptions import ArchiveError, WeightsMismatchError
 from nemo.core.connectors.archive import NemoArchive, WEIGHTS_NAME
 from nemo.utils import logging
 
