@@ -8,14 +8,16 @@ from typing import Any, Dict, List, Optional, Set
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from nemo.collections.asr.parts.submodules import ctc_beam_decoding
 from nemo.collections.asr.parts.submodules.ctc_greedy_decoding import GreedyBatchedCTCInfer, GreedyCTCInfer
 from nemo.collections.asr.parts.submodules.decoding_configs import (  # noqa: F401
     CTCBPEDecodingConfig,
     CTCDecodingConfig,
 )
-from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis
+from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis, NBestHypotheses
 
-_SUPPORTED_STRATEGIES = ("greedy", "greedy_batch")
+_SUPPORTED_STRATEGIES = ("greedy", "greedy_batch", "beam", "beam_batch")
+_BEAM_STRATEGIES = ("beam", "beam_batch")
 _KNOWN_STRATEGIES = ("greedy", "greedy_batch", "beam", "pyctcdecode", "flashlight", "wfst", "beam_batch")
 
 
@@ -67,17 +69,21 @@ class AbstractCTCDecoding:
             raise ValueError(f"Decoding strategy {strategy!r} is not available in this implementation; "
                              f"use one of {list(_SUPPORTED_STRATEGIES)}")
         greedy = self.cfg.greedy
+        section = self.cfg.beam if strategy in _BEAM_STRATEGIES else greedy
         self.preserve_alignments = self.cfg.get("preserve_alignments")
         if self.preserve_alignments is None:
-            self.preserve_alignments = bool(greedy.get("preserve_alignments", False))
+            self.preserve_alignments = bool(section.get("preserve_alignments", False))
         self.compute_timestamps = self.cfg.get("compute_timestamps")
         if self.compute_timestamps is None:
-            self.compute_timestamps = bool(greedy.get("compute_timestamps", False))
+            self.compute_timestamps = bool(section.get("compute_timestamps", False))
         self.batch_dim_index = self.cfg.get("batch_dim_index", 0)
         self.word_seperator = self.cfg.get("word_seperator", " ")
         self.segment_seperators = list(self.cfg.get("segment_seperators") or [])
         self.segment_gap_threshold = self.cfg.get("segment_gap_threshold")
         self.ctc_timestamp_type = self.cfg.get("ctc_timestamp_type", "all")
+        if strategy in _BEAM_STRATEGIES:
+            self.decoding = self._make_beam_decoding(strategy)
+            return
         infer_cls = GreedyCTCInfer if strategy == "greedy" else GreedyBatchedCTCInfer
         self.decoding = infer_cls(
             blank_id=blank_id,
@@ -85,6 +91,46 @@ class AbstractCTCDecoding:
             compute_timestamps=self.compute_timestamps,
             preserve_frame_confidence=bool(greedy.get("preserve_frame_confidence", False)),
         )
+
+    def _make_beam_decoding(self, strategy: str):
+        """The beam decoder for `cfg.beam`; NeMo's deprecated `beam_alpha`/`kenlm_path` still count."""
+        beam = self.cfg.beam
+        alpha = beam.get("ngram_lm_alpha", 1.0)
+        if beam.get("beam_alpha") is not None:
+            alpha = beam.beam_alpha
+        lm = beam.get("kenlm_path") if beam.get("kenlm_path") is not None else beam.get("ngram_lm_model")
+        if lm is None:
+            lm = getattr(self, "ngram_lm", None)
+        common = dict(
+            beam_size=int(beam.get("beam_size", 1)),
+            return_best_hypothesis=bool(beam.get("return_best_hypothesis", True)),
+            preserve_alignments=self.preserve_alignments,
+            compute_timestamps=self.compute_timestamps,
+            ngram_lm_alpha=float(alpha if alpha is not None else 1.0),
+            beam_beta=float(beam.get("beam_beta", 0.0)),
+            beam_threshold=float(beam.get("beam_threshold", 20.0)),
+            ngram_lm_model=lm,
+            boosting_tree=beam.get("boosting_tree"),
+            boosting_tree_alpha=float(beam.get("boosting_tree_alpha", 0.0) or 0.0),
+            tokenizer=self._phrase_tokenizer(),
+        )
+        if strategy == "beam":
+            decoder = ctc_beam_decoding.BeamCTCInfer(blank_id=self.blank_id,
+                                                     search_type=beam.get("search_type", "default"), **common)
+        else:
+            decoder = ctc_beam_decoding.BeamBatchedCTCInfer(blank_index=self.blank_id, **common)
+        return decoder
+
+    def _phrase_tokenizer(self):
+        """What spells boosting phrases as token ids (`text_to_ids`, `vocab_size`)."""
+        return None
+
+    def set_ngram_lm(self, lm) -> None:
+        """Use `lm` (an NGramGPULanguageModel, e.g. one nested in the ASR model) for beam search whenever the
+        config names no LM file; rebuilds the beam decoder."""
+        self.ngram_lm = lm
+        if self.cfg.strategy in _BEAM_STRATEGIES:
+            self.decoding = self._make_beam_decoding(self.cfg.strategy)
 
     def ctc_decoder_predictions_tensor(
         self,
@@ -97,13 +143,31 @@ class AbstractCTCDecoding:
         if self.batch_dim_index != 0:
             decoder_outputs = decoder_outputs.transpose(0, 1)
         (hypotheses,) = self.decoding(decoder_output=decoder_outputs, decoder_lengths=decoder_lengths)
+        if hypotheses and isinstance(hypotheses[0], NBestHypotheses):
+            nbest = [[self.decode_hypothesis(h, fold_consecutive) for h in n.n_best_hypotheses] for n in hypotheses]
+            if return_hypotheses or self.compute_timestamps:
+                return nbest
+            return [[Hypothesis(h.score, h.y_sequence, h.text) for h in hh] for hh in nbest]
         hypotheses = [self.decode_hypothesis(h, fold_consecutive) for h in hypotheses]
         if return_hypotheses or self.compute_timestamps:
             return hypotheses
         return [Hypothesis(h.score, h.y_sequence, h.text) for h in hypotheses]
 
     def decode_hypothesis(self, hyp: Hypothesis, fold_consecutive: bool = True) -> Hypothesis:
-        """Collapse frame labels into tokens, set `text` and (if enabled) `timestamp` offsets."""
+        """Collapse frame labels into tokens, set `text` and (if enabled) `timestamp` offsets.
+
+        Beam hypotheses already hold token ids; their frame labels (for timestamps) are in `alignments[1]`."""
+        if isinstance(self.decoding, ctc_beam_decoding.AbstractBeamCTCInfer):
+            tokens = hyp.y_sequence.tolist() if isinstance(hyp.y_sequence, torch.Tensor) else list(hyp.y_sequence)
+            hyp.text = self._strip_punct_space(self.decode_tokens_to_str(tokens))
+            if self.compute_timestamps and hyp.alignments is not None:
+                frame_hyp = Hypothesis(score=hyp.score, y_sequence=hyp.alignments[1])
+                hyp.timestamp = self.decode_hypothesis_frames(frame_hyp, True).timestamp
+            return hyp
+        return self.decode_hypothesis_frames(hyp, fold_consecutive)
+
+    def decode_hypothesis_frames(self, hyp: Hypothesis, fold_consecutive: bool = True) -> Hypothesis:
+        """`decode_hypothesis` for frame-level labels (greedy output)."""
         frame_labels = hyp.y_sequence.tolist() if isinstance(hyp.y_sequence, torch.Tensor) else list(hyp.y_sequence)
         ids, starts, reps = [], [], []
         previous = self.blank_id
@@ -205,6 +269,27 @@ class AbstractCTCDecoding:
         raise NotImplementedError
 
 
+class _CharPhraseTokenizer:
+    """Spells a phrase in a character vocabulary (characters outside it are dropped)."""
+
+    def __init__(self, vocabulary: List[str]):
+        self.index = {ch: i for i, ch in enumerate(vocabulary)}
+        self.vocab_size = len(vocabulary)
+
+    def text_to_ids(self, text: str) -> List[int]:
+        return [self.index[ch] for ch in text if ch in self.index]
+
+
+class _SubwordPhraseTokenizer:
+    """A subword tokenizer seen with the CTC vocabulary size (blank excluded)."""
+
+    def __init__(self, tokenizer, vocab_size: int):
+        self.tokenizer, self.vocab_size = tokenizer, vocab_size
+
+    def text_to_ids(self, text: str) -> List[int]:
+        return list(self.tokenizer.text_to_ids(text))
+
+
 class CTCDecoding(AbstractCTCDecoding):
     """Character-vocabulary CTC decoding; blank id = len(vocabulary)."""
 
@@ -216,6 +301,9 @@ class CTCDecoding(AbstractCTCDecoding):
 
     def decode_tokens_to_str(self, tokens: List[int]) -> str:
         return "".join(self.labels_map[int(c)] for c in tokens if int(c) != self.blank_id and int(c) in self.labels_map)
+
+    def _phrase_tokenizer(self):
+        return _CharPhraseTokenizer(self.vocabulary)
 
     def decode_ids_to_tokens(self, tokens: List[int]) -> List[str]:
         return [self.labels_map[int(c)] for c in tokens if int(c) != self.blank_id and int(c) in self.labels_map]
@@ -238,6 +326,9 @@ class CTCBPEDecoding(AbstractCTCDecoding):
         if punct is None:
             punct = supported_punctuation_of(vocab)
         super().__init__(decoding_cfg, blank_id=blank_id, supported_punctuation=set(punct))
+
+    def _phrase_tokenizer(self):
+        return _SubwordPhraseTokenizer(self.tokenizer, self.blank_id)
 
     def decode_tokens_to_str(self, tokens: List[int]) -> str:
         ids = [int(t) for t in tokens if int(t) != self.blank_id]
