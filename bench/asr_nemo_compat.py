@@ -2,6 +2,12 @@
 
     python bench/asr_nemo_compat.py --ref /tmp/nemo_ref/bin/python [--config quartznet_15x5] [--bpe]
         [--writer ours|nemo] [--nemo FILE]
+    python bench/asr_nemo_compat.py --ref /tmp/nemo_ref/bin/python --jasper-options
+
+`--jasper-options`: for every ConvASREncoder option group of tests/collections/asr/make_jasper_option_goldens.py,
+this package builds, trains 4 steps, calibrates and saves the group's model; NeMo restores each archive and runs the
+three espeak-ng utterances (padded batch, eval mode); one JSON line with the largest encoder-output and log-prob
+differences per group against ours on both encoder paths.
 
 The writer library saves a seeded model of the recipe (`--bpe`: EncDecCTCModelBPE with a 64-piece SentencePiece
 tokenizer packed as artifacts), or --nemo names a file; both libraries restore it and run the same audio in eval
@@ -66,6 +72,87 @@ def build(config, tokenizer_dir, out_path):
     return nemo.__file__
 
 
+def _goldens_module():
+    """make_jasper_option_goldens, imported by path so NeMo's interpreter does not put this repository first."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "collections", "asr"))
+    import make_jasper_option_goldens
+
+    return make_jasper_option_goldens
+
+
+def options_worker(side, folder, tokenizer_dir):
+    """`ours`: build and save every option group's model, record its outputs on both encoder paths; `nemo`: restore
+    each saved archive and record its outputs. Whichever `nemo` this interpreter imports does the work."""
+    import numpy as np
+    import torch
+
+    import nemo
+    from nemo.core import ModelPT
+
+    g = _goldens_module()
+    wavs = os.path.join(REPO, "tests", "collections", "asr", "data", "jasper_options", "wav")
+    for name in g.GROUPS:
+        path = os.path.join(folder, f"{name}.nemo")
+        if side == "ours":
+            model = g.build(name, wavs, tokenizer_dir)
+            model.save_to(path)
+            model = ModelPT.restore_from(path, map_location="cpu").eval()
+            for time_major in (True, False):
+                model.encoder._time_major = time_major
+                np.savez(os.path.join(folder, f"{name}.ours_{time_major}.npz"), **g.outputs(model, wavs))
+        else:
+            model = ModelPT.restore_from(path, map_location="cpu").eval()
+            np.savez(os.path.join(folder, f"{name}.nemo.npz"), **g.outputs(model, wavs))
+        torch.manual_seed(0)
+    return nemo.__file__
+
+
+def options_compare(folder, names):
+    """Per group: max |diff| of encoder outputs and log-probs over valid frames, NeMo vs ours on each path."""
+    import numpy as np
+
+    rows, worst = {}, 0.0
+    for name in names:
+        ref = np.load(os.path.join(folder, f"{name}.nemo.npz"))
+        row = {}
+        for path, time_major in (("channels_last", True), ("ordinary", False)):
+            ours = np.load(os.path.join(folder, f"{name}.ours_{time_major}.npz"))
+            frames = np.arange(ours["log_probs"].shape[1])[None, :] < ours["encoded_len"][:, None]
+            lp = float(np.abs(ours["log_probs"] - ref["log_probs"])[frames].max())
+            enc = float(np.abs(ours["encoded"] - ref["encoded"]).max())
+            row[path] = {"encoded": enc, "log_probs": lp}
+            worst = max(worst, lp, enc)
+        row["same_lengths"] = ours["encoded_len"].tolist() == ref["encoded_len"].tolist()
+        row["lengths_here_nemo"] = [ours["encoded_len"].tolist(), ref["encoded_len"].tolist()]
+        rows[name] = row
+    return rows, worst
+
+
+def run_options(ref_python):
+    """Our archives of every option group restored in NeMo: one JSON line."""
+    tmp = tempfile.mkdtemp(prefix="asr_options_")
+    tokenizer_dir = _train_tokenizer(tmp)
+    envs = {"ours": (sys.executable, dict(os.environ, PYTHONPATH=REPO)),
+            "nemo": (ref_python, {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})}
+    where = {}
+    for side in ("ours", "nemo"):
+        python, env = envs[side]
+        out = subprocess.run([python, os.path.abspath(__file__), "--options-worker", side, tmp, tokenizer_dir],
+                             cwd=tmp, env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"{side} failed on the option groups:\n{out.stderr[-3000:]}")
+        where[side] = out.stdout.strip().splitlines()[-1]
+    if os.path.realpath(where["nemo"]).startswith(REPO):
+        raise SystemExit("--ref interpreter imported this repository's nemo, not NVIDIA's")
+    names = list(_goldens_module().GROUPS)
+    rows, worst = options_compare(tmp, names)
+    print(json.dumps({"bench": "asr_nemo_compat", "mode": "jasper_options", "written_by": "ours",
+                      "restored_by": "nemo 3.0.0", "groups": len(rows), "max_abs_diff": worst,
+                      "all_within_1e-4": worst < 1e-4,
+                      "lengths_differ": [n for n, r in rows.items() if not r["same_lengths"]], "per_group": rows}))
+    return 0
+
+
 def _train_tokenizer(folder):
     """A 64-piece SentencePiece BPE model over the synthesiser's sentences, as NeMo's tokenizer script writes it."""
     import numpy as np
@@ -90,6 +177,9 @@ def main():
     p.add_argument("--nemo", default=None, help="an existing .nemo written by this project (default: save a new one)")
     p.add_argument("--bpe", action="store_true", help="an EncDecCTCModelBPE with a SentencePiece tokenizer instead")
     p.add_argument("--writer", choices=("ours", "nemo"), default="ours", help="which library builds and saves it")
+    p.add_argument("--jasper-options", action="store_true",
+                   help="every ConvASREncoder option group, written here and restored in NeMo")
+    p.add_argument("--options-worker", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--build", nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -99,6 +189,11 @@ def main():
     if a.build:
         print(build(*a.build))
         return
+    if a.options_worker:
+        print(options_worker(*a.options_worker))
+        return
+    if a.jasper_options:
+        return run_options(a.ref)
     import numpy as np
 
     tmp = tempfile.mkdtemp(prefix="asr_compat_")
