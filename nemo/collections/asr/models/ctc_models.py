@@ -11,6 +11,7 @@ from nemo.collections.asr.metrics.wer import WER
 from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecModel
 from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
+from nemo.collections.asr.parts.submodules.ngram_lm.nested import ASRNGramLMMixin
 from nemo.core.classes.common import typecheck
 from nemo.core.neural_types import AudioSignal, LabelsType, LengthsType, LogprobsType, NeuralType, SpectrogramType
 from nemo.utils import logging
@@ -18,7 +19,7 @@ from nemo.utils import logging
 __all__ = ["EncDecCTCModel"]
 
 
-class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin):
+class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin, ASRNGramLMMixin):
     """CTC speech recogniser over characters (QuartzNet, Jasper, Citrinet-style encoders)."""
 
     def __init__(self, cfg: DictConfig, trainer=None):
@@ -42,6 +43,7 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin):
             self.spec_augmentation = self.from_config_dict(self._cfg.spec_augment)
         else:
             self.spec_augmentation = None
+        self._setup_nested_ngram_lm()
         decoding_cfg = self._cfg.get("decoding")
         if decoding_cfg is None:
             decoding_cfg = OmegaConf.structured(CTCDecodingConfig)

@@ -200,15 +200,9 @@ class NGramGPULanguageModel(ModelPT):
     def compatible_with_cuda_graphs(self) -> bool:
         return False
 
-    def on_load_checkpoint(self, checkpoint):
-        self._final_resolved = False
-        return super().on_load_checkpoint(checkpoint)
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self._final_resolved = False
-        self._resolve_final()
-        return result
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._final_resolved = False  # loaded weights may come unresolved
 
     # ------------------------------------------------------------ constructors
     @classmethod
