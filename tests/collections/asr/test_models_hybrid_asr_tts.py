@@ -11,10 +11,17 @@ from omegaconf import OmegaConf
 
 from nemo.collections.asr.models.hybrid_asr_tts_models import ASRWithTTSModel, TextOrAudioToTextBatch
 from nemo.core.classes.exceptions import NeMoBaseException
+from tests.collections.conftest import torch_threads
 from tests.collections.tts.conftest import model_cfg, tiny_fastpitch_cfg
 
 SENTENCES = ["the cat sees the red ball", "a dog likes the big box", "please open the green door",
              "we find the old book", "my friend has the blue cup", "they want the small hat"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -1,37 +1,21 @@
-"""Shared fixtures for the TTS tests: a tiny single-speaker espeak corpus and tiny model configs."""
+"""TTS test settings and tiny model configs (the espeak corpus `tts_corpus` is in tests/collections/conftest.py)."""
 
 import os
-import shutil
 
 import pytest
 from omegaconf import OmegaConf
 
+from tests.collections.conftest import SAMPLE_RATE, torch_threads
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CONF = os.path.join(REPO, "examples", "tts", "conf")
-SAMPLE_RATE = 22050
 
 
 @pytest.fixture(autouse=True, scope="package")
 def one_torch_thread():
     """These tests run on shared 2-core machines, where one thread is several times faster than two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tts_corpus(tmp_path_factory):
-    """8 train + 2 dev sentences from one espeak-ng voice at 22.05 kHz (skipped without espeak-ng)."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
-    from nemo.collections.asr.data.synth import synthesize_corpus
-
-    out = tmp_path_factory.mktemp("tts_corpus")
-    return synthesize_corpus(str(out), num_train=8, num_dev=2, num_test=0, seed=3, sample_rate=SAMPLE_RATE,
-                             single_speaker=True, digit_fraction=0.0, jobs=2)
+    with torch_threads(1):
+        yield
 
 
 def _load(name, **top):

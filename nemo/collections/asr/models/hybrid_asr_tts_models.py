@@ -16,15 +16,22 @@ The TTS collection is imported only when a model is built, so importing ASR mode
 from __future__ import annotations
 
 import copy
-import json
-import random
+import functools
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 
+from nemo.collections.asr.data.text_to_text import (
+    AudioTextMixingSampler,
+    TextOrAudioDataset,
+    TextOrAudioToTextBatch,
+    TextToTextBatch,
+    TextToTextDataset,
+    collate_text_or_audio,
+)
 from nemo.collections.asr.models.asr_model import ASRModel
 from nemo.core.classes.exceptions import NeMoBaseException
 from nemo.core.classes.modelPT import _to_dictconfig
@@ -48,103 +55,11 @@ class TextDataConfig:
     asr_tts_sampling_probabilities: Optional[List[float]] = None
 
 
-@dataclass
-class TextToTextBatch:
-    """Text-only part of a batch: TTS input ids and ASR target ids."""
-
-    tts_texts: torch.Tensor
-    tts_text_lengths: torch.Tensor
-    transcripts: torch.Tensor
-    transcript_lengths: torch.Tensor
-
-
-@dataclass
-class TextOrAudioToTextBatch:
-    """A mixed batch: an audio part (ASR tuple or None) and a text part (TextToTextBatch or None)."""
-
-    audio: Optional[tuple]
-    text: Optional[TextToTextBatch]
-
-
 def _asr_model_classes() -> Dict[str, type]:
     from nemo.collections.asr.models.ctc_bpe_models import EncDecCTCModelBPE
     from nemo.collections.asr.models.ctc_models import EncDecCTCModel
 
     return {"ctc": EncDecCTCModel, "ctc_bpe": EncDecCTCModelBPE}
-
-
-def _pad_stack(seqs: Sequence[torch.Tensor], value: int = 0) -> torch.Tensor:
-    return torch.nn.utils.rnn.pad_sequence(list(seqs), batch_first=True, padding_value=value)
-
-
-class TextToTextDataset(torch.utils.data.Dataset):
-    """Text-only manifest lines (`{"text": ...}`) -> (TTS token ids, ASR token ids), filtered by word count."""
-
-    def __init__(self, manifest_filepath, tts_encode, asr_encode, min_words: int = 1, max_words: int = 45):
-        paths = manifest_filepath.split(",") if isinstance(manifest_filepath, str) else list(manifest_filepath)
-        self.items = []
-        for path in paths:
-            with open(path.strip(), encoding="utf-8") as f:
-                for line in f:
-                    if not line.strip():
-                        continue
-                    text = json.loads(line)["text"]
-                    if min_words <= len(text.split()) <= max_words:
-                        tts_ids, asr_ids = tts_encode(text), asr_encode(text)
-                        if tts_ids and asr_ids:
-                            self.items.append((torch.tensor(tts_ids), torch.tensor(asr_ids)))
-        if not self.items:
-            raise ValueError(f"no usable text in {manifest_filepath} (min_words={min_words}, max_words={max_words})")
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int):
-        return self.items[index]
-
-
-class _MixedDataset(torch.utils.data.Dataset):
-    """Index i < len(audio) is an audio item, the rest text items; a `_MixingSampler` decides the order."""
-
-    def __init__(self, audio, text):
-        self.audio, self.text = audio, text
-
-    def __len__(self) -> int:
-        return (len(self.audio) if self.audio is not None else 0) + len(self.text)
-
-    def __getitem__(self, index: int):
-        n_audio = len(self.audio) if self.audio is not None else 0
-        return ("audio", self.audio[index]) if index < n_audio else ("text", self.text[index - n_audio])
-
-
-class _MixingSampler(torch.utils.data.Sampler):
-    """Interleaves audio and text indices: round-robin (alternating, the shorter source cycled) or random
-    with given probabilities. One epoch visits every item of the longer source once."""
-
-    def __init__(self, n_audio: int, n_text: int, technique: str = "round-robin", probabilities=None, seed: int = 0):
-        if technique not in ("round-robin", "random"):
-            raise ValueError(f"asr_tts_sampling_technique must be 'round-robin' or 'random', got {technique!r}")
-        self.n_audio, self.n_text, self.technique = n_audio, n_text, technique
-        self.probabilities = list(probabilities or [0.5, 0.5])
-        self.seed, self.epoch = seed, 0
-
-    def __len__(self) -> int:
-        return 2 * max(self.n_audio, self.n_text) if self.n_audio else self.n_text
-
-    def __iter__(self):
-        rng = random.Random(self.seed + self.epoch)
-        self.epoch += 1
-        audio = [i for i in range(self.n_audio)]
-        text = [self.n_audio + i for i in range(self.n_text)]
-        rng.shuffle(audio)
-        rng.shuffle(text)
-        if not audio:
-            yield from text
-            return
-        for k in range(len(self)):
-            use_audio = (k % 2 == 0) if self.technique == "round-robin" else rng.random() < self.probabilities[0]
-            src = audio if use_audio else text
-            yield src[(k // 2 if self.technique == "round-robin" else rng.randrange(len(src))) % len(src)]
 
 
 class ASRWithTTSModel(ASRModel):
@@ -311,26 +226,14 @@ class ASRWithTTSModel(ASRModel):
         text_cfg = OmegaConf.merge(OmegaConf.structured(TextDataConfig), text_cfg)
         text_ds = TextToTextDataset(text_cfg.manifest_filepath, self._tts_encode, self._asr_encode,
                                     text_cfg.min_words, text_cfg.max_words)
-        mixed = _MixedDataset(audio_ds, text_ds)
-        sampler = _MixingSampler(len(audio_ds) if audio_ds is not None else 0, len(text_ds),
-                                 text_cfg.asr_tts_sampling_technique or "round-robin",
-                                 text_cfg.asr_tts_sampling_probabilities)
-        pad_id = getattr(audio_ds, "pad_id", 0) if audio_ds is not None else 0
-        tts_pad = self.tts_model.tokenizer.pad
-
-        def collate(items):
-            audio = [x for kind, x in items if kind == "audio"]
-            text = [x for kind, x in items if kind == "text"]
-            audio_batch = audio_ds.collate_fn(audio) if audio else None
-            text_batch = None
-            if text:
-                text_batch = TextToTextBatch(
-                    tts_texts=_pad_stack([t for t, _ in text], tts_pad),
-                    tts_text_lengths=torch.tensor([len(t) for t, _ in text]),
-                    transcripts=_pad_stack([a for _, a in text], pad_id),
-                    transcript_lengths=torch.tensor([len(a) for _, a in text]))
-            return TextOrAudioToTextBatch(audio=audio_batch, text=text_batch)
-
+        mixed = TextOrAudioDataset(audio_ds, text_ds)
+        sampler = AudioTextMixingSampler(len(audio_ds) if audio_ds is not None else 0, len(text_ds),
+                                         text_cfg.asr_tts_sampling_technique or "round-robin",
+                                         text_cfg.asr_tts_sampling_probabilities)
+        collate = functools.partial(collate_text_or_audio,
+                                    audio_collate=audio_ds.collate_fn if audio_ds is not None else None,
+                                    tts_pad_id=self.tts_model.tokenizer.pad,
+                                    asr_pad_id=getattr(audio_ds, "pad_id", 0) if audio_ds is not None else 0)
         self._train_dl = torch.utils.data.DataLoader(
             mixed, batch_size=cfg.get("batch_size", 32), sampler=sampler, collate_fn=collate,
             num_workers=cfg.get("num_workers", 0) or 0, drop_last=cfg.get("drop_last", False))
