@@ -1,8 +1,8 @@
 """Load Lightning checkpoints NVIDIA NeMo wrote (pickled OmegaConf configs) with `weights_only=True`.
 
 A NeMo `.ckpt` pickles its config as `DictConfig` objects whose metadata names NeMo's config dataclasses. Instead of
-falling back to full unpickling, the pickle's globals are listed first (without running it) and only data-like
-ones are allowed: OmegaConf containers and nodes, builtin containers, `typing` names, and `nemo.*` config
+falling back to full unpickling, the pickle's globals are listed first (`scan_pickle`: its opcodes walked with a
+stack and memo model, nothing run) and only data-like ones are allowed: OmegaConf containers and nodes, builtin containers, `typing` names, and `nemo.*` config
 dataclasses. A dataclass NeMo has and this package lacks stands in as `dict`, which is what such a config node is.
 Anything else is refused with its name.
 """
@@ -12,13 +12,15 @@ import dataclasses
 import enum
 import importlib
 import io
+import os
 import pickletools
+import struct
 import zipfile
 from typing import Callable, Iterator, List, Set, Tuple, Union
 
 import torch
 
-from nemo.utils.exceptions import UnsafeArchiveError
+from nemo.utils.exceptions import ArchiveError, UnsafeArchiveError
 
 _OMEGACONF = {
     "omegaconf.dictconfig": ("DictConfig",),
@@ -36,37 +38,152 @@ _LEGACY_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 _LEGACY_NAMES = {"unicode": "str", "long": "int"}
 
 
+_MAX_INFLATE = 16  # a deflated pickle record may decompress to this multiple of its stored size (+ 1 MiB)
+_MARK = object()
+_STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING", "SHORT_BINSTRING"}
+_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_GETS = {"GET", "BINGET", "LONG_BINGET"}
+_LEGACY_PICKLES = 5  # torch's legacy format: magic, protocol, sys_info, the object, storage keys; then raw bytes
+
+
+class _Capped(io.RawIOBase):
+    """A read-only view that never asks the file for more bytes than remain (a huge declared length can't allocate)."""
+
+    def __init__(self, f, size: int):
+        self._f, self._left, self._size = f, size, size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        target = {0: 0, 1: self._size - self._left, 2: self._size}[whence] + pos
+        target = max(0, min(target, self._size))
+        self._f.seek(target)
+        self._left = self._size - target
+        return target
+
+    def tell(self) -> int:
+        return self._size - self._left
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self._left)
+        if n <= 0:
+            return 0
+        got = self._f.readinto(memoryview(b)[:n]) or 0
+        self._left -= got
+        return got
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+
+def scan_pickle(stream, where: str = "pickle") -> Set[str]:
+    """`module.name` of every global one pickle names, found by walking its opcodes with a stack and memo model.
+
+    Nothing is constructed or called. STACK_GLOBAL takes its operands from the modelled stack (so memoised
+    strings fetched with BINGET are named correctly); memo indices are bounded by the number of opcodes read,
+    so a pickle can't make an unpickler allocate a giant memo. Raises `ArchiveError` on a malformed pickle.
+    """
+    found: Set[str] = set()
+    stack: list = []
+    memo: dict = {}
+    count = 0
+
+    def pop(n: int = 1) -> list:
+        if len(stack) < n:
+            raise ArchiveError(f"{where}: malformed pickle (stack underflow at opcode {count})")
+        out = stack[len(stack) - n:]
+        del stack[len(stack) - n:]
+        return out
+
+    def pop_mark() -> None:
+        while stack:
+            if stack.pop() is _MARK:
+                return
+        raise ArchiveError(f"{where}: malformed pickle (no MARK at opcode {count})")
+
+    try:
+        for op, arg, _pos in pickletools.genops(stream):
+            count += 1
+            name = op.name
+            if name in _STRINGS:
+                stack.append(arg if isinstance(arg, str) else None)
+            elif name in ("GLOBAL", "INST"):
+                module, _, attr = str(arg).partition(" ")
+                found.add(f"{_LEGACY_MODULES.get(module, module)}.{_LEGACY_NAMES.get(attr, attr)}")
+                if name == "INST":
+                    pop_mark()
+                stack.append(None)
+            elif name == "STACK_GLOBAL":
+                module, attr = pop(2)
+                if not (isinstance(module, str) and isinstance(attr, str)):
+                    raise ArchiveError(f"{where}: STACK_GLOBAL at opcode {count} takes a non-string module or name")
+                found.add(f"{module}.{attr}")
+                stack.append(None)
+            elif name in ("EXT1", "EXT2", "EXT4"):
+                found.add(f"copyreg.extension_{arg}")
+                stack.append(None)
+            elif name in _PUTS or name == "MEMOIZE":
+                index = len(memo) if name == "MEMOIZE" else arg
+                if not isinstance(index, int) or index < 0 or index > count:
+                    raise ArchiveError(f"{where}: memo index {index} at opcode {count} is out of range")
+                if not stack or stack[-1] is _MARK:
+                    raise ArchiveError(f"{where}: malformed pickle (nothing to memoise at opcode {count})")
+                memo[index] = stack[-1]
+            elif name in _GETS:
+                if arg not in memo:
+                    raise ArchiveError(f"{where}: memo index {arg} at opcode {count} was never stored")
+                stack.append(memo[arg])
+            elif name == "DUP":
+                stack.append(pop(1)[0])
+                stack.append(stack[-1])
+            elif name == "MARK":
+                stack.append(_MARK)
+            else:
+                before = op.stack_before
+                if pickletools.markobject in before:
+                    pop_mark()
+                    pop(before.index(pickletools.markobject))
+                else:
+                    pop(len(before))
+                stack.extend([None] * len(op.stack_after))
+    except ArchiveError:
+        raise
+    except (ValueError, EOFError, OverflowError, MemoryError, UnicodeDecodeError, struct.error) as e:
+        raise ArchiveError(f"{where}: malformed pickle at opcode {count}: {e}") from e
+    return found
+
+
 def pickle_globals(path: str) -> Set[str]:
-    """`module.name` of every class or function a torch checkpoint's pickle refers to (read, not run)."""
+    """`module.name` of every class or function a torch checkpoint's pickles refer to (read, not run)."""
+    size = os.path.getsize(path)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
-            names = [n for n in z.namelist() if n.endswith("data.pkl")]
-            return _globals(io.BytesIO(z.read(names[0]) if names else b""))
-    with open(path, "rb") as f:  # the legacy format: several pickles, then raw storage bytes
-        return _globals(f)
-
-
-def _more(stream) -> bool:
-    pos = stream.tell()
-    more = bool(stream.read(1))
-    stream.seek(pos)
-    return more
-
-
-def _globals(stream) -> Set[str]:
-    found, strings = set(), []
-    try:
-        while _more(stream):
-            for op, arg, _ in pickletools.genops(stream):
-                if op.name in ("GLOBAL", "INST"):
-                    module, name = arg.split(" ", 1)
-                    found.add(f"{_LEGACY_MODULES.get(module, module)}.{_LEGACY_NAMES.get(name, name)}")
-                elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
-                    strings.append(arg)
-                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                    found.add(f"{strings[-2]}.{strings[-1]}")
-    except Exception:  # past the last pickle (storage bytes) or truncated: torch.load reports real damage
-        pass
+            found: Set[str] = set()
+            for info in z.infolist():
+                if not info.filename.endswith(".pkl"):
+                    continue
+                limit = info.compress_size * _MAX_INFLATE + (1 << 20)
+                if info.file_size > limit or info.file_size > size * _MAX_INFLATE + (1 << 20):
+                    raise ArchiveError(f"{path}: record {info.filename} declares {info.file_size} bytes from "
+                                       f"{info.compress_size}: refusing a decompression bomb")
+                with z.open(info) as f:
+                    data = f.read(info.file_size + 1)
+                found |= scan_pickle(io.BytesIO(data[: info.file_size]), f"{path}:{info.filename}")
+            return found
+    found = set()
+    with open(path, "rb") as f:
+        stream = io.BufferedReader(_Capped(f, size))
+        for i in range(_LEGACY_PICKLES):
+            if not stream.peek(1):
+                break
+            found |= scan_pickle(stream, f"{path} (pickle {i + 1})")
     return found
 
 

@@ -1,15 +1,20 @@
 """Reading and writing `.nemo` archives: uncompressed POSIX tars whose members are `./<name>`.
 
 Reading never extracts the whole archive: members are located by header offset, checked for
-safety, and read in place; only artifacts that must be files are copied out, one at a time.
+safety, and read in place; only artifacts that must be files are copied out, one at a time. A gzip
+archive (older NeMo) is streamed once into a private temp tar, with a bound on how far it may inflate.
 Writing streams every member into a temporary file private to the writer (`nemo.utils.atomic_file`)
 beside the target and renames it into place, so concurrent saves to one path publish one whole archive.
 """
 
+import gzip
 import io
 import os
 import shutil
 import tarfile
+import tempfile
+import weakref
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -25,6 +30,15 @@ WEIGHTS_NAME = "model_weights.ckpt"
 _BLOCK = tarfile.BLOCKSIZE
 _RECORD = tarfile.RECORDSIZE
 _FIXED_MTIME = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
+GZIP_MAX_RATIO = 20  # a gzip .nemo may inflate to this multiple of its size ...
+GZIP_MIN_LIMIT = 16 << 20  # ... or this many bytes, whichever is more
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,7 @@ class NemoArchive:
         self.is_dir = os.path.isdir(self.path)
         self.compressed = False
         self._members: Dict[str, Member] = {}
-        self._gz_cache: Dict[str, bytes] = {}
+        self._tar_path = self.path  # where the plain tar bytes are (a private temp file for gzip archives)
         if self.is_dir:
             self._scan_folder()
         else:
@@ -77,15 +91,14 @@ class NemoArchive:
                 self._members[rel] = Member(rel, 0, p.stat().st_size)
 
     def _scan_tar(self) -> None:
-        size = os.path.getsize(self.path)
         with open(self.path, "rb") as f:
             magic = f.read(2)
         if magic == b"\x1f\x8b":
             self.compressed = True
-            self._scan_gzip()
-            return
+            self._tar_path = self._inflate()
+        size = os.path.getsize(self._tar_path)
         try:
-            with tarfile.open(self.path, "r:") as tar:
+            with tarfile.open(self._tar_path, "r:") as tar:
                 infos = tar.getmembers()
         except (tarfile.TarError, EOFError, OSError, UnicodeError, ValueError) as e:
             raise ArchiveError(f"{self.path} is not a readable .nemo archive (tar): {e}") from e
@@ -105,23 +118,32 @@ class NemoArchive:
                 )
             self._add(name, info.offset_data, info.size)
 
-    def _scan_gzip(self) -> None:
+    def _inflate(self) -> str:
+        """Stream a gzip archive into a private temp tar, refusing more than `GZIP_MAX_RATIO` x its size."""
+        limit = max(GZIP_MIN_LIMIT, GZIP_MAX_RATIO * os.path.getsize(self.path))
+        fd, tmp = tempfile.mkstemp(prefix="nemo_gunzip_", suffix=".tar")
+        weakref.finalize(self, _remove, tmp)
+        written = 0
         try:
-            with tarfile.open(self.path, "r:gz") as tar:
-                for info in tar:
-                    name = self._check_info(info)
-                    if name is None or info.isdir():
-                        continue
-                    fobj = tar.extractfile(info)
-                    data = fobj.read() if fobj is not None else b""
-                    if len(data) != info.size:
-                        raise ArchiveError(f"{self.path} is truncated in member {info.name!r}")
-                    self._gz_cache[name] = data
-                    self._add(name, 0, info.size)
-        except (tarfile.TarError, EOFError, OSError, UnicodeError, ValueError) as e:
-            if isinstance(e, ArchiveError):
-                raise
+            with os.fdopen(fd, "wb") as out, gzip.open(self.path, "rb") as src:
+                while True:
+                    chunk = src.read(1 << 20)
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > limit:
+                        raise ArchiveError(
+                            f"{self.path}: the gzip archive inflates beyond {limit} bytes ({GZIP_MAX_RATIO}x its size): "
+                            "refusing a decompression bomb"
+                        )
+                    out.write(chunk)
+        except ArchiveError:
+            _remove(tmp)
+            raise
+        except (OSError, EOFError, zlib.error, ValueError) as e:
+            _remove(tmp)
             raise ArchiveError(f"{self.path} is not a readable .nemo archive (gzip tar): {e}") from e
+        return tmp
 
     def _check_info(self, info: tarfile.TarInfo) -> Optional[str]:
         name = _normalise(info.name, self.path)
@@ -158,8 +180,6 @@ class NemoArchive:
 
     def read_bytes(self, name: str) -> bytes:
         m = self.member(name)
-        if self.compressed:
-            return self._gz_cache[m.name]
         path, offset = self.locate(name)
         with open(path, "rb") as f:
             f.seek(offset)
@@ -169,19 +189,15 @@ class NemoArchive:
         return data
 
     def locate(self, name: str) -> Tuple[str, int]:
-        """(file path, byte offset) where the member's bytes start, for uncompressed sources."""
+        """(file path, byte offset) where the member's bytes start (in the inflated copy for gzip archives)."""
         m = self.member(name)
-        if self.compressed:
-            raise ArchiveError(f"{self.path} is compressed: member {name!r} has no file offset")
         if self.is_dir:
             return os.path.join(self.path, m.name), 0
-        return self.path, m.offset
+        return self._tar_path, m.offset
 
     def open_member(self, name: str) -> io.BufferedIOBase:
         """A seekable read-only stream over one member, without copying it."""
         m = self.member(name)
-        if self.compressed:
-            return io.BytesIO(self._gz_cache[m.name])
         path, offset = self.locate(name)
         return _Window(path, offset, m.size)
 

@@ -22,6 +22,9 @@ import torch
 from nemo.utils.exceptions import ArchiveError, WeightsMismatchError
 from nemo.core.connectors.archive import NemoArchive, WEIGHTS_NAME
 from nemo.utils import logging
+from nemo.utils.safe_load import scan_pickle
+
+MAX_INFLATE = 16  # a deflated checkpoint may declare at most this multiple of its stored size (+ 1 MiB)
 
 _STORAGE_DTYPES = {
     "FloatStorage": torch.float32,
@@ -99,7 +102,11 @@ def _zip_records(stream, base: int) -> Dict[str, Tuple[int, int, int]]:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise _Unsupported(f"not a torch zip checkpoint: {e}") from e
     records = {}
+    end = stream.seek(0, 2)
     for info in zf.infolist():
+        if info.header_offset + 30 + info.compress_size > end:
+            raise ArchiveError(f"{WEIGHTS_NAME}: zip entry {info.filename!r} declares {info.compress_size} bytes "
+                               f"beyond the end of the member ({end} bytes)")
         stream.seek(info.header_offset)
         header = stream.read(30)
         if len(header) != 30 or header[:4] != b"PK\x03\x04":
@@ -111,8 +118,6 @@ def _zip_records(stream, base: int) -> Dict[str, Tuple[int, int, int]]:
 
 def read_mapped_state_dict(archive: NemoArchive) -> Optional[MappedStateDict]:
     """Build a memory-mapped state dict, or None when the checkpoint needs the torch.load path."""
-    if archive.compressed:
-        return None
     path, base = archive.locate(WEIGHTS_NAME)
     size = archive.member(WEIGHTS_NAME).size
     try:
@@ -130,7 +135,7 @@ def read_mapped_state_dict(archive: NemoArchive) -> Optional[MappedStateDict]:
                     if f.read(n) not in (b"little",):
                         raise _Unsupported("big-endian checkpoint")
         if any(ctype != zipfile.ZIP_STORED for ctype in (r[2] for r in records.values())):
-            raise _Unsupported("compressed zip entries")
+            raise _Unsupported("compressed zip entries")  # read_state_dict bounds what they may inflate to
         with open(path, "rb") as f:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         file_size = len(mm)
@@ -149,11 +154,13 @@ def read_mapped_state_dict(archive: NemoArchive) -> Optional[MappedStateDict]:
             return torch.storage.TypedStorage(wrap_storage=raw.untyped_storage(), dtype=dtype, _internal=True)
 
         off, n, _ = records[pkl[0]]
-        state_dict = _Unpickler(bytes(mm[off : off + n]), make_storage).load()
+        data = bytes(mm[off : off + n])
+        scan_pickle(io.BytesIO(data), f"{archive.path}:{WEIGHTS_NAME}")  # bounds the memo before C's unpickler runs
+        state_dict = _Unpickler(data, make_storage).load()
     except _Unsupported as e:
         logging.debug(f"fast weight reader not used for {archive.path}: {e}")
         return None
-    except (pickle.UnpicklingError, EOFError, struct.error, ValueError, RuntimeError, TypeError, AttributeError, IndexError, KeyError) as e:
+    except (pickle.UnpicklingError, EOFError, struct.error, ValueError, RuntimeError, TypeError, AttributeError, IndexError, KeyError, OverflowError, MemoryError) as e:
         raise ArchiveError(f"{archive.path}: {WEIGHTS_NAME} is corrupt: {e}") from e
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         return None
@@ -166,14 +173,41 @@ def read_mapped_state_dict(archive: NemoArchive) -> Optional[MappedStateDict]:
     return MappedStateDict(state_dict, spans, mm)
 
 
+def _check_inflation(archive: NemoArchive) -> None:
+    """Refuse a zip checkpoint whose entries declare far more bytes than the member holds (a deflate bomb)."""
+    size = archive.member(WEIGHTS_NAME).size
+    with archive.open_member(WEIGHTS_NAME) as stream:
+        try:
+            infos = zipfile.ZipFile(stream).infolist()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error):
+            return  # not a zip (the legacy format) or damaged: torch.load reports it
+    declared = sum(info.file_size for info in infos)
+    if declared > MAX_INFLATE * size + (1 << 20):
+        raise ArchiveError(f"{archive.path}: {WEIGHTS_NAME} declares {declared} bytes in {size}: refusing a "
+                           f"decompression bomb (at most {MAX_INFLATE}x)")
+
+
+def _check_mapping(state_dict, archive: NemoArchive) -> Dict[str, torch.Tensor]:
+    if not isinstance(state_dict, dict):
+        raise ArchiveError(f"{archive.path}: {WEIGHTS_NAME} holds a {type(state_dict).__name__}, not a "
+                           "{name: tensor} state dict")
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ArchiveError(f"{archive.path}: {WEIGHTS_NAME} is not a {{name: tensor}} state dict: entry {key!r} "
+                               f"is a {type(value).__name__}")
+    return state_dict
+
+
 def read_state_dict(archive: NemoArchive) -> Dict[str, torch.Tensor]:
-    """The plain path: `torch.load(weights_only=True)` over the member, onto CPU."""
+    """The plain path: `torch.load(weights_only=True)` over the member, onto CPU; a {name: tensor} mapping or an error."""
+    _check_inflation(archive)
     try:
         with archive.open_member(WEIGHTS_NAME) as stream:
-            return torch.load(io.BufferedReader(stream) if not isinstance(stream, io.BytesIO) else stream,
-                              map_location="cpu", weights_only=True)
+            state_dict = torch.load(io.BufferedReader(stream) if not isinstance(stream, io.BytesIO) else stream,
+                                    map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt or unsafe pickles
         raise ArchiveError(f"{archive.path}: cannot load {WEIGHTS_NAME} safely (weights_only=True): {e}") from e
+    return _check_mapping(state_dict, archive)
 
 
 def check_fit(model: torch.nn.Module, state_dict: Dict[str, torch.Tensor]) -> Tuple[List[str], List[str], List[str]]:
