@@ -3,7 +3,10 @@ a few steps and BatchNorm-calibrated on three espeak-ng utterances, with that ba
 log-probs. Run under NVIDIA NeMo 3.0.0's interpreter to make the goldens the tests restore; bench/asr_nemo_compat.py
 runs the same recipe with this package to check the other direction.
 
-    /tmp/nemo_ref/bin/python tests/collections/asr/make_jasper_option_goldens.py tests/collections/asr/data/jasper_options
+    /tmp/nemo_ref/bin/python tests/collections/asr/make_jasper_option_goldens.py [OUT_DIR] [TOKENIZER_DIR]
+
+OUT_DIR defaults to data/jasper_options (whose wav/ holds the utterances); TOKENIZER_DIR, the SentencePiece model of
+the BPE group, to the 128-piece one beside the shared FastConformer goldens (the archive packs it).
 """
 
 import copy

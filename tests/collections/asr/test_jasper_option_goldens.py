@@ -131,3 +131,15 @@ def test_quantize_is_refused(where):
             ConvASREncoder(jasper=cfg["jasper"], activation="relu", feat_in=32, quantize=True)
         else:
             JasperBlock(32, 32, repeat=1, kernel_size=[5], stride=[1], dilation=[1], se=True, quantize=True)
+
+
+@pytest.mark.parametrize("change, key", [({"activation": "tanh"}, "encoder.activation"),
+                                         ({"normalization_mode": "weight"}, "encoder.normalization_mode"),
+                                         ({"jasper": [{"filters": 8}]}, r"encoder.jasper\[0\]")])
+def test_options_nemo_does_not_accept_are_refused_naming_the_key(change, key):
+    from nemo.collections.asr.modules import ConvASREncoder
+
+    cfg = dict(META["groups"]["norm_layer"]["encoder"], feat_in=32)
+    cfg.update(change)
+    with pytest.raises(ConfigError, match=key):
+        ConvASREncoder(**cfg)

@@ -11,9 +11,9 @@ from torch import nn
 from nemo.collections.asr.parts.submodules.jasper import (
     JasperBlock,
     MaskedConv1d,
-    refuse_quantize,
     init_weights,
     jasper_activations,
+    refuse_quantize,
     to_channels_last,
 )
 from nemo.core.classes.common import typecheck
@@ -26,6 +26,7 @@ from nemo.core.neural_types import (
     NeuralType,
     SpectrogramType,
 )
+from nemo.utils.exceptions import ConfigError
 
 _REQUIRED_BLOCK_KEYS = ("filters", "repeat", "kernel", "stride", "dilation", "dropout", "residual")
 
@@ -52,7 +53,7 @@ class ConvASREncoder(NeuralModule, Exportable):
         if isinstance(jasper, (ListConfig, DictConfig)):
             jasper = OmegaConf.to_container(jasper, resolve=True)
         if activation not in jasper_activations:
-            raise ValueError(f"unknown activation {activation!r}; known: {sorted(jasper_activations)}")
+            raise ConfigError(f"unknown activation {activation!r} (encoder.activation); known: {sorted(jasper_activations)}")
         act = jasper_activations[activation]()
         if hasattr(act, "inplace"):
             act.inplace = True
@@ -64,7 +65,7 @@ class ConvASREncoder(NeuralModule, Exportable):
         for layer_idx, lcfg in enumerate(jasper):
             missing = [k for k in _REQUIRED_BLOCK_KEYS if k not in lcfg]
             if missing:
-                raise ValueError(f"jasper block {layer_idx} is missing required keys {missing}")
+                raise ConfigError(f"encoder.jasper[{layer_idx}] is missing required keys {missing}")
             # A block's `residual_mode` also becomes the default for the blocks after it, as in NeMo, whose
             # checkpoints are trained that way.
             residual_mode = lcfg.get("residual_mode", residual_mode)

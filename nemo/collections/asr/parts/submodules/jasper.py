@@ -398,7 +398,8 @@ class JasperBlock(nn.Module):
         elif normalization == "batch":
             layers.append(nn.BatchNorm1d(out_ch, eps=1e-3, momentum=0.1))
         else:
-            raise ValueError(f"Normalization method ({normalization}) does not match one of [batch, layer, group, instance].")
+            raise ConfigError(f"Normalization method ({normalization}) does not match one of "
+                              "[batch, layer, group, instance] (encoder.normalization_mode).")
         if groups > 1:
             layers.append(GroupShuffle(groups, out_ch))
         return layers
