@@ -424,7 +424,7 @@ class ConformerEncoder(NeuralModule, Exportable):
         new_pos_enc = self._make_pos_enc(self_attention_model, att_context_size, self._dropout)
         if device is None:
             device = next(self.parameters()).device
-        self.pos_enc = new_pos_enc.to(device=device)
+        self.pos_enc = new_pos_enc.to(device=device).train(self.training)  # NeMo leaves new modules in train mode
         self.self_attention_model = self_attention_model
         self.att_context_size = att_context_size
         self.max_audio_length = 0
@@ -433,7 +433,7 @@ class ConformerEncoder(NeuralModule, Exportable):
             new_attn = make_self_attention(
                 self_attention_model, self._n_heads, self.d_model, self._dropout_att, None, None, att_context_size,
                 use_bias=self._use_bias, use_pytorch_sdpa=self.use_pytorch_sdpa,
-                use_pytorch_sdpa_backends=self.use_pytorch_sdpa_backends).to(device=device)
+                use_pytorch_sdpa_backends=self.use_pytorch_sdpa_backends).to(device=device).train(self.training)
             new_attn.load_state_dict(layer.self_attn.state_dict(), strict=False)
             layer.self_attn = new_attn
             layer.self_attention_model = self_attention_model
