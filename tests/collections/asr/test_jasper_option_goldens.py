@@ -15,6 +15,7 @@ from tests.collections.asr.make_jasper_option_goldens import TRAIN_GROUPS, audio
 DATA = Path(__file__).parent / "data" / "jasper_options"
 META = json.loads((DATA / "groups.json").read_text())
 TOL = 1e-4
+BLOCK = dict(filters=8, repeat=1, kernel=[5], stride=[1], dilation=[1], dropout=0.0, residual=True)
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +136,11 @@ def test_quantize_is_refused(where):
 
 @pytest.mark.parametrize("change, key", [({"activation": "tanh"}, "encoder.activation"),
                                          ({"normalization_mode": "weight"}, "encoder.normalization_mode"),
-                                         ({"jasper": [{"filters": 8}]}, r"encoder.jasper\[0\]")])
-def test_options_nemo_does_not_accept_are_refused_naming_the_key(change, key):
+                                         ({"jasper": [{"filters": 8}]}, r"encoder.jasper\[0\]"),
+                                         ({"jasper": [dict(BLOCK, stride=[2])]}, r"jasper\[0\].*stride_add"),
+                                         ({"jasper": [dict(BLOCK, stride=[2], residual_mode="stride_add", repeat=2)]},
+                                          r"jasper\[0\].*stride_last")])
+def test_options_nemo_cannot_run_are_refused_naming_the_key(change, key):
     from nemo.collections.asr.modules import ConvASREncoder
 
     cfg = dict(META["groups"]["norm_layer"]["encoder"], feat_in=32)

@@ -352,6 +352,12 @@ class JasperBlock(nn.Module):
         self.mconv = nn.ModuleList(layers)
 
         res_stride = stride if residual_mode == "stride_add" else [1]
+        main_stride = stride[0] ** (1 if stride_last else repeat)
+        if residual and main_stride != res_stride[0]:
+            raise ConfigError(
+                f"encoder.jasper[{layer_idx}]: the convolutions stride by {main_stride} but the residual branch by "
+                f"{res_stride[0]}, so they cannot be added (NeMo fails on the first forward); use "
+                "residual_mode: stride_add, and stride_last: true when repeat > 1")
         if residual:
             panes = list(residual_panes)
             self.dense_residual = bool(panes)
