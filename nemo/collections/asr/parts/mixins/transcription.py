@@ -2,6 +2,14 @@
 
 Inputs are batched longest-first (less padding) and the results come back in input order. Audio is
 read in memory, so no temporary manifest or folder is written.
+
+Audio longer than `chunk_duration_s + chunk_context_s` (60 + 4 s by default) is read and run in chunks of
+`chunk_duration_s` with `chunk_context_s` of audio on each side; only each chunk's central frames are kept,
+and the merged per-frame outputs (CTC log-probs, or transducer encodings) are decoded once. Memory then
+grows with the audio only by those outputs, not by features and activations (figures in bench/README.md,
+`bench/asr_long_audio_memory.py`). Models take part through `_transcribe_forward` (a batch -> outputs
+dict), `_transcribe_output_processing` (outputs -> hypotheses), `_transcribe_frame_outputs` (which outputs
+are per-frame, and their time axis) and `_transcribe_frame_hop` (input samples per output frame).
 """
 
 import json
@@ -41,6 +49,8 @@ class TranscribeConfig:
     timestamps: Optional[bool] = None
     verbose: bool = True
     partial_hypothesis: Optional[List[Any]] = None
+    chunk_duration_s: Optional[float] = 60.0  # None or 0: every input in one pass, memory grows with its length
+    chunk_context_s: float = 4.0
     _internal: Optional[InternalTranscribeConfig] = None
 
 
@@ -57,22 +67,30 @@ class _AudioItems(torch.utils.data.Dataset):
         return len(self.sources)
 
     def num_samples(self, i: int) -> int:
-        """Length used for sorting (from the file header for files; exact for arrays)."""
+        """Length used for sorting and chunking (from the file header for files; exact for arrays)."""
         src = self.sources[i]
         if "samples" in src:
             return int(src["samples"].shape[-1])
         import soundfile as sf
 
+        from nemo.collections.asr.parts.preprocessing.segment import check_sample_rate
+
         info = sf.info(src["audio_filepath"])
+        check_sample_rate(info.samplerate, src["audio_filepath"], self.sample_rate)
         seconds = info.frames / info.samplerate - float(src.get("offset") or 0.0)
         if src.get("duration"):
             seconds = min(seconds, float(src["duration"]))
         return max(int(seconds * self.sample_rate), 0)
 
     def __getitem__(self, i: int):
+        return self.read(i)
+
+    def read(self, i: int, start: int = 0, stop: Optional[int] = None):
+        """Samples [start, stop) of source `i` at the model's rate (all of it by default), and their count."""
         src = self.sources[i]
+        window = stop is not None
         if "samples" in src:
-            samples = np.asarray(src["samples"], dtype=np.float32)
+            samples = np.asarray(src["samples"][start:stop] if window else src["samples"], dtype=np.float32)
             if self.augmentor is None:
                 return torch.from_numpy(samples.copy()), samples.shape[0]
         from nemo.collections.asr.parts.preprocessing.segment import AudioSegment
@@ -80,17 +98,51 @@ class _AudioItems(torch.utils.data.Dataset):
         if "samples" in src:
             segment = AudioSegment(samples, self.sample_rate)
         else:
+            offset = float(src.get("offset") or 0.0)
+            duration = float(src.get("duration") or 0.0)
+            if window:
+                offset, duration = offset + start / self.sample_rate, (stop - start) / self.sample_rate
             segment = AudioSegment.from_file(
-                src["audio_filepath"], target_sr=self.sample_rate, offset=float(src.get("offset") or 0.0),
-                duration=float(src.get("duration") or 0.0), channel_selector=self.channel_selector,
+                src["audio_filepath"], target_sr=self.sample_rate, offset=offset, duration=duration,
+                channel_selector=self.channel_selector,
             )
         if self.augmentor is not None:
             segment = self.augmentor.perturb(segment)
         samples = np.asarray(segment.samples, dtype=np.float32)
+        if window and "samples" not in src and samples.ndim == 1:  # resampling rounds: exactly stop - start
+            samples = np.pad(samples[: stop - start], (0, max(0, stop - start - samples.shape[0])))
         if samples.ndim != 1:
             raise ValueError(f"{src.get('audio_filepath', 'array input')}: audio has {samples.shape[-1]} channels; "
                              "pass channel_selector (an index, or 'average') to transcribe multi-channel audio")
         return torch.from_numpy(samples), samples.shape[0]
+
+
+class _Windows(torch.utils.data.Dataset):
+    """The chunk windows of one long source, read on demand."""
+
+    def __init__(self, items: _AudioItems, index: int, windows):
+        self.items, self.index, self.windows = items, index, windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, k: int):
+        start, stop = self.windows[k][:2]
+        return self.items.read(self.index, start, stop)
+
+
+def _put(buffer: Optional[torch.Tensor], piece: torch.Tensor, axis: int, at: int, capacity: int) -> torch.Tensor:
+    """Write `piece` into `buffer` at `at` along `axis`, allocating `capacity` frames first (grown if short)."""
+    need = at + piece.shape[axis]
+    if buffer is None or buffer.shape[axis] < need:
+        shape = list(piece.shape)
+        shape[axis] = max(capacity, need)
+        grown = piece.new_empty(shape)
+        if buffer is not None:
+            grown.narrow(axis, 0, at).copy_(buffer.narrow(axis, 0, at))
+        buffer = grown
+    buffer.narrow(axis, at, piece.shape[axis]).copy_(piece)
+    return buffer
 
 
 def _collate(batch):
@@ -190,39 +242,56 @@ class ASRTranscriptionMixin:
             if config._internal is None:
                 config._internal = InternalTranscribeConfig()
         if isinstance(audio, torch.utils.data.DataLoader):
-            loader, batches, count = audio, None, None
-        else:
-            sources = _to_sources(audio)
-            if not sources:
-                return []
-            loader = self._transcribe_loader(sources, config)
-            batches, count = loader.batch_sampler, len(sources)
+            self._transcribe_on_begin(config)
+            try:
+                return self._transcribe_loop(audio, None, [], config)
+            finally:
+                self._transcribe_on_end(config)
+        sources = _to_sources(audio)
+        if not sources:
+            return []
+        dataset = self._transcribe_dataset(sources, config)
+        lengths = [dataset.num_samples(i) for i in range(len(dataset))]
+        plan = self._transcribe_chunk_plan(config)
+        long = {i for i in range(len(dataset)) if plan is not None and lengths[i] > plan[1] + plan[2]}
+        short = [i for i in range(len(dataset)) if i not in long]
+        results: List[Any] = [None] * len(sources)
         self._transcribe_on_begin(config)
         try:
-            return self._transcribe_loop(loader, batches, count, config)
+            if short:
+                loader = self._transcribe_loader(dataset, short, lengths, config)
+                self._transcribe_loop(loader, loader.batch_sampler, results, config)
+            for i in sorted(long):
+                results[i] = self._transcribe_long(dataset, i, lengths[i], plan, config)
+            return results
         finally:
             self._transcribe_on_end(config)
 
-    def _transcribe_loader(self, sources, config: TranscribeConfig) -> torch.utils.data.DataLoader:
+    def _transcribe_dataset(self, sources, config: TranscribeConfig) -> _AudioItems:
         from nemo.collections.asr.parts.preprocessing.perturb import process_augmentations
 
         augmentor = process_augmentations(config.augmentor) if config.augmentor is not None else None
-        dataset = _AudioItems(sources, self.preprocessor._sample_rate, config.channel_selector, augmentor)
-        lengths = [dataset.num_samples(i) for i in range(len(dataset))]
-        order = sorted(range(len(dataset)), key=lambda i: -lengths[i])
-        batch_size = max(1, min(int(config.batch_size), len(dataset)))
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        num_workers = config.num_workers
-        if num_workers is None:
-            num_workers = max(0, min(batch_size, (os.cpu_count() or 1) - 1))
-        return torch.utils.data.DataLoader(dataset, batch_sampler=batches, collate_fn=_collate,
-                                           num_workers=int(num_workers))
+        return _AudioItems(sources, self.preprocessor._sample_rate, config.channel_selector, augmentor)
 
-    def _transcribe_loop(self, loader, batches, count, config: TranscribeConfig) -> List[Any]:
+    @staticmethod
+    def _num_workers(config: TranscribeConfig, batch_size: int) -> int:
+        if config.num_workers is None:
+            return max(0, min(batch_size, (os.cpu_count() or 1) - 1))
+        return int(config.num_workers)
+
+    def _transcribe_loader(self, dataset, indices, lengths, config: TranscribeConfig) -> torch.utils.data.DataLoader:
+        """Batches of `indices`, longest first."""
+        order = sorted(indices, key=lambda i: -lengths[i])
+        batch_size = max(1, min(int(config.batch_size), len(order)))
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        return torch.utils.data.DataLoader(dataset, batch_sampler=batches, collate_fn=_collate,
+                                           num_workers=self._num_workers(config, batch_size))
+
+    def _transcribe_loop(self, loader, batches, results: List[Any], config: TranscribeConfig) -> List[Any]:
+        """Run every batch of `loader`; hypotheses go to `results[index]` per `batches`, else are appended."""
         from tqdm import tqdm
 
         device = config._internal.device
-        results: List[Any] = [None] * count if count is not None else []
         for batch_no, batch in enumerate(tqdm(loader, desc="Transcribing", disable=not config.verbose)):
             outputs = self._transcribe_forward((batch[0].to(device), batch[1].to(device)), config)
             hyps = self._transcribe_output_processing(outputs, config)
@@ -253,6 +322,64 @@ class ASRTranscriptionMixin:
         if self.decoding.compute_timestamps:
             self._timestamps_to_seconds(hyps)
         return hyps
+
+    # ------------------------------------------------------------------ long audio
+    # outputs of `_transcribe_forward` that hold one entry per frame, and their time axis; others are dropped
+    _transcribe_frame_outputs = {"logits": 1, "encoded": 2}
+
+    def _transcribe_frame_hop(self) -> Optional[int]:
+        """Input samples per output frame (feature hop x encoder subsampling); None: the model is not chunked."""
+        hop = getattr(self.preprocessor, "hop_length", None)
+        factor = getattr(self.encoder, "subsampling_factor", None)
+        return int(hop) * int(factor) if hop and factor else None
+
+    def _transcribe_chunk_plan(self, config: TranscribeConfig):
+        """(frame hop, chunk, context) in samples, each a whole number of frames; None: no chunking."""
+        hop = self._transcribe_frame_hop()
+        if not config.chunk_duration_s or hop is None:
+            return None
+        if config.chunk_duration_s < 0 or config.chunk_context_s is None or config.chunk_context_s < 0:
+            raise ValueError(
+                f"transcribe: chunk_duration_s={config.chunk_duration_s} and chunk_context_s={config.chunk_context_s} "
+                "must not be negative (chunk_duration_s=None turns chunking off)"
+            )
+        sr = float(self.preprocessor._sample_rate)
+        chunk = max(1, int(round(config.chunk_duration_s * sr / hop))) * hop
+        context = int(round(config.chunk_context_s * sr / hop)) * hop
+        return hop, chunk, context
+
+    def _transcribe_long(self, dataset: _AudioItems, index: int, length: int, plan, config: TranscribeConfig):
+        """One long input, read and run chunk by chunk; the chunks' central frames are merged and decoded once."""
+        from tqdm import tqdm
+
+        hop, chunk, context = plan
+        windows = []  # (read start, read stop, first kept frame, frames kept; None = to the end)
+        for core in range(0, length, chunk):
+            start, stop = max(0, core - context), min(length, core + chunk + context)
+            windows.append((start, stop, (core - start) // hop, None if core + chunk >= length else chunk // hop))
+        batch_size = max(1, int(config.batch_size))
+        loader = torch.utils.data.DataLoader(_Windows(dataset, index, windows), batch_size=batch_size,
+                                             collate_fn=_collate, num_workers=self._num_workers(config, batch_size))
+        device = config._internal.device
+        name = os.path.basename(str(dataset.sources[index].get("audio_filepath", "array input")))
+        merged: Dict[str, torch.Tensor] = {}
+        filled, w = 0, 0
+        for batch in tqdm(loader, desc=f"Transcribing {name} in chunks", disable=not config.verbose):
+            outputs = self._transcribe_forward((batch[0].to(device), batch[1].to(device)), config)
+            lengths = outputs["encoded_len"]
+            for row in range(batch[0].shape[0]):
+                first, keep = windows[w][2], windows[w][3]
+                end = max(first, int(lengths[row]) if keep is None else min(int(lengths[row]), first + keep))
+                for key, axis in self._transcribe_frame_outputs.items():
+                    if key in outputs:
+                        merged[key] = _put(merged.get(key), outputs[key][row].narrow(axis - 1, first, end - first),
+                                           axis - 1, filled, length // hop + 2)
+                filled += end - first
+                w += 1
+        outputs = {key: value.narrow(axis - 1, 0, filled).unsqueeze(0)
+                   for key, value in merged.items() for axis in [self._transcribe_frame_outputs[key]]}
+        outputs["encoded_len"] = torch.tensor([filled], dtype=torch.long, device=device)
+        return self._transcribe_output_processing(outputs, config)[0]
 
     def _timestamps_to_seconds(self, hyps) -> None:
         """Add `start`/`end` seconds to frame offsets (frame = window_stride * subsampling factor)."""
