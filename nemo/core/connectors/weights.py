@@ -9,11 +9,14 @@ Anything the fast path doesn't understand falls back to `torch.load(weights_only
 
 import collections
 import contextlib
+import contextvars
 import ctypes
+import functools
 import io
 import mmap
 import pickle
 import struct
+import threading
 import zipfile
 from typing import Dict, List, Optional, Tuple
 
@@ -290,22 +293,46 @@ _INIT_FUNCTIONS = (  # the random fills only: cheap deterministic ones (zeros_, 
 )
 
 
+_SKIP_DEPTH = contextvars.ContextVar("nemo_skip_init_depth", default=0)
+_PATCH_LOCK = threading.Lock()
+_PATCHED: Dict[str, object] = {}  # name -> torch's function, while any thread is inside skip_init
+_PATCH_USERS = [0]
+
+
+def _fill_unless_skipping(original):
+    @functools.wraps(original)
+    def fill(tensor, *args, **kwargs):
+        return tensor if _SKIP_DEPTH.get() else original(tensor, *args, **kwargs)
+
+    fill._nemo_original = original
+    return fill
+
+
 @contextlib.contextmanager
 def skip_init():
-    """Make `torch.nn.init` fills no-ops while a model whose every weight will be loaded is built.
+    """Make `torch.nn.init`'s random fills no-ops in this thread while a model whose weights all get loaded is built.
 
-    Random initialisation of weights that are overwritten anyway dominates restore time for big
-    models; parameters are still allocated, and buffers computed by constructors stay exact.
+    Random initialisation of weights that are overwritten anyway dominates restore time for big models;
+    parameters are still allocated, and buffers computed by constructors stay exact. Other threads keep
+    initialising normally: while any thread is inside, the fills are wrappers that consult a context
+    variable; the last one out puts torch's functions back.
     """
-    saved = {name: getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS if hasattr(torch.nn.init, name)}
-
-    def keep(tensor, *args, **kwargs):
-        return tensor
-
-    for name in saved:
-        setattr(torch.nn.init, name, keep)
+    with _PATCH_LOCK:
+        if _PATCH_USERS[0] == 0:
+            for name in _INIT_FUNCTIONS:
+                if hasattr(torch.nn.init, name):
+                    _PATCHED[name] = getattr(torch.nn.init, name)
+                    setattr(torch.nn.init, name, _fill_unless_skipping(_PATCHED[name]))
+        _PATCH_USERS[0] += 1
+    token = _SKIP_DEPTH.set(_SKIP_DEPTH.get() + 1)
     try:
         yield
     finally:
-        for name, fn in saved.items():
-            setattr(torch.nn.init, name, fn)
+        _SKIP_DEPTH.reset(token)
+        with _PATCH_LOCK:
+            _PATCH_USERS[0] -= 1
+            if _PATCH_USERS[0] == 0:
+                for name, fn in _PATCHED.items():
+                    if getattr(getattr(torch.nn.init, name), "_nemo_original", None) is fn:
+                        setattr(torch.nn.init, name, fn)
+                _PATCHED.clear()
