@@ -9,6 +9,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from nemo.collections.asr.losses.ctc import CTCLoss
 from nemo.collections.asr.metrics.wer import WER
 from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecModel
+from nemo.collections.asr.parts.mixins.mixins import ASRModuleMixin
 from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
 from nemo.collections.asr.parts.submodules.ngram_lm.nested import ASRNGramLMMixin
@@ -19,7 +20,7 @@ from nemo.utils import logging
 __all__ = ["EncDecCTCModel"]
 
 
-class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRTranscriptionMixin, ASRNGramLMMixin):
+class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRModuleMixin, ASRTranscriptionMixin, ASRNGramLMMixin):
     """CTC speech recogniser over characters (QuartzNet, Jasper, Citrinet-style encoders)."""
 
     def __init__(self, cfg: DictConfig, trainer=None):

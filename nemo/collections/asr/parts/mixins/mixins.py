@@ -105,3 +105,32 @@ class ASRBPEMixin:
                 shutil.copyfile(item.path, os.path.join(directory, _DEFAULT_NAMES[key]))
             elif key != "spe_tokenizer_vocab":
                 logging.warning(f"tokenizer file {key} is not registered; not saved")
+
+
+class ASRModuleMixin:
+    """Model-level encoder surgery NeMo offers: attention type/context and subsampling chunking, kept in `cfg`."""
+
+    def change_attention_model(self, self_attention_model: Optional[str] = None, att_context_size=None,
+                               update_config: bool = True) -> None:
+        """Switch the encoder's attention ('rel_pos', 'rel_pos_local_attn', 'abs_pos') and/or its context."""
+        if self_attention_model is None and att_context_size is None:
+            return
+        encoder = getattr(self, "encoder", None)
+        if not hasattr(encoder, "change_attention_model"):
+            raise ValueError(f"{type(self).__name__}.encoder ({type(encoder).__name__}) has no attention to change")
+        encoder.change_attention_model(self_attention_model, att_context_size, update_config, self.device)
+        if update_config:
+            with open_dict(self.cfg):
+                self.cfg.encoder.self_attention_model = encoder.self_attention_model
+                self.cfg.encoder.att_context_size = list(encoder.att_context_size)
+
+    def change_subsampling_conv_chunking_factor(self, subsampling_conv_chunking_factor: int,
+                                                update_config: bool = True) -> None:
+        """Set the encoder's subsampling chunking factor (-1 off, 1 auto, or a power of 2)."""
+        encoder = getattr(self, "encoder", None)
+        if not hasattr(encoder, "change_subsampling_conv_chunking_factor"):
+            raise ValueError(f"{type(self).__name__}.encoder ({type(encoder).__name__}) has no conv subsampling")
+        encoder.change_subsampling_conv_chunking_factor(subsampling_conv_chunking_factor)
+        if update_config:
+            with open_dict(self.cfg):
+                self.cfg.encoder.subsampling_conv_chunking_factor = subsampling_conv_chunking_factor
