@@ -54,3 +54,25 @@ def test_nemo_checker_ctc_section_passes_transcribe_timestamps_and_resave():
     facts = json.loads((DATA / "fc_expected.json").read_text())
     checker.check_ctc(report, facts, SimpleNamespace(atol=1e-4, score_atol=1e-3))
     assert report.failed == 0 and report.passed == 16
+
+
+def test_tdt_archive_encoder_matches_nemo():
+    """The FastConformer inside NeMo's TDT archive: its encoder.* weights give NeMo's encoder output."""
+    import io
+    import tarfile
+
+    from omegaconf import OmegaConf
+
+    from nemo.collections.asr.modules import ConformerEncoder
+
+    cfg = OmegaConf.to_container(OmegaConf.load(DATA / "fc_tdt_config.yaml").encoder, resolve=True)
+    cfg.pop("_target_")
+    encoder = ConformerEncoder(**cfg).eval()
+    with tarfile.open(DATA / "fc_tdt_bpe.nemo", "r:") as tar:
+        weights = torch.load(io.BytesIO(tar.extractfile("./model_weights.ckpt").read()), weights_only=True)
+    encoder.load_state_dict({k[len("encoder."):]: v for k, v in weights.items() if k.startswith("encoder.")})
+    with torch.no_grad():
+        enc, enc_len = encoder(audio_signal=torch.from_numpy(np.load(DATA / "fc_tdt_features.npy")),
+                               length=torch.from_numpy(np.load(DATA / "fc_tdt_features_len.npy")))
+    assert np.abs(enc.numpy() - np.load(DATA / "fc_tdt_encoded.npy")).max() <= 1e-4
+    np.testing.assert_array_equal(enc_len.numpy(), np.load(DATA / "fc_tdt_encoded_len.npy"))
