@@ -1,4 +1,4 @@
-"""Shared fixtures: the golden files NeMo 3.0.0 wrote, and a clean temp working directory."""
+"""Shared fixtures: the golden files NeMo 3.0.0 wrote (kept in `tests/legacy/nemo_3.0.0/`)."""
 
 import os
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-GOLDEN = Path(os.environ.get("NEMO_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
+GOLDEN = Path(os.environ.get("NEMO_GOLDEN_DIR", REPO / "tests" / "legacy" / "nemo_3.0.0"))
 
 
 @pytest.fixture
