@@ -127,7 +127,7 @@ class ConvSubsampling(nn.Module):
 
         layers = getattr(self, f"_build_{subsampling}")(activation)
         if self.conv2d_subsampling:  # `out` is registered before `conv`, as in NeMo (state-dict order)
-            freq = int(calc_length(torch.tensor(feat_in, dtype=torch.float),
+            freq = int(calc_length(torch.tensor(feat_in, dtype=torch.float, device="cpu"),
                                    self._left_padding + self._right_padding, self._kernel_size, self._stride,
                                    self._ceil_mode, self._sampling_num))
             self.out = nn.Linear(conv_channels * freq, feat_out)
