@@ -114,6 +114,16 @@ class TextFrontEndMixin(NeedsNormalizer):
         ids = self._encode_for_inference(str_input, normalize)
         return torch.tensor(ids, dtype=torch.long, device=self.device).unsqueeze(0)
 
+    def setup_training_data(self, cfg):
+        """Loaders from `{dataset: {_target_: ...}, dataloader_params: {...}}` (training shuffles by default)."""
+        self._train_dl = self._tts_dataloader(cfg, True, "train_ds")
+
+    def setup_validation_data(self, cfg):
+        self._validation_dl = self._tts_dataloader(cfg, False, "validation_ds")
+
+    def setup_test_data(self, cfg):
+        self._test_dl = self._tts_dataloader(cfg, False, "test_ds")
+
     def _tts_dataloader(self, cfg, shuffle_default: bool, name: str):
         """`{dataset: {_target_: ...TTSDataset, ...}, dataloader_params: {...}}` -> DataLoader."""
         if cfg is None or "dataset" not in cfg or "dataloader_params" not in cfg:

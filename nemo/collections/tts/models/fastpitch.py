@@ -56,16 +56,6 @@ class FastPitchModel(SpectrogramGenerator, Exportable):
         self.pitch_loss_fn = PitchLoss(loss_scale=loss_scale)
         self.cfg = cfg
 
-    # -------------------------------------------------------------------- data
-    def setup_training_data(self, cfg):
-        self._train_dl = self._tts_dataloader(cfg, True, "train_ds")
-
-    def setup_validation_data(self, cfg):
-        self._validation_dl = self._tts_dataloader(cfg, False, "validation_ds")
-
-    def setup_test_data(self, cfg):
-        self._test_dl = self._tts_dataloader(cfg, False, "test_ds")
-
     # ----------------------------------------------------------------- forward
     def forward(self, *, text, durs=None, pitch=None, energy=None, speaker=None, pace=1.0, spec=None,
                 attn_prior=None, mel_lens=None, input_lens=None, reference_spec=None, reference_spec_lens=None):

@@ -29,15 +29,6 @@ class Tacotron2Model(SpectrogramGenerator):
         self.loss = Tacotron2Loss()
         self.calculate_loss = True
 
-    def setup_training_data(self, cfg):
-        self._train_dl = self._tts_dataloader(cfg, True, "train_ds")
-
-    def setup_validation_data(self, cfg):
-        self._validation_dl = self._tts_dataloader(cfg, False, "validation_ds")
-
-    def setup_test_data(self, cfg):
-        self._test_dl = self._tts_dataloader(cfg, False, "test_ds")
-
     def forward(self, *, tokens, token_len, audio=None, audio_len=None, teacher_forcing=None):
         """Training (or `teacher_forcing=True`): (dec mel, postnet mel, gate, target, target_len, alignments).
         Inference: (dec mel, postnet mel, gate, alignments, predicted lengths)."""

@@ -31,6 +31,30 @@ def _remove_weight_norm(module: nn.Module) -> None:
             pass
 
 
+def _score_and_features(x: torch.Tensor, convs: nn.ModuleList, conv_post: nn.Module):
+    """A discriminator's conv stack: (flattened scores, every layer's output as feature maps)."""
+    fmap = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
+        fmap.append(x)
+    x = conv_post(x)
+    fmap.append(x)
+    return torch.flatten(x, 1, -1), fmap
+
+
+def _judge_pairs(pairs):
+    """(real scores, fake scores, real feature maps, fake feature maps) over (discriminator, real, fake) triples."""
+    y_d_rs, y_d_gs, fmap_rs, fmap_gs = [], [], [], []
+    for d, y, y_hat in pairs:
+        y_d_r, fmap_r = d(y)
+        y_d_g, fmap_g = d(y_hat)
+        y_d_rs.append(y_d_r)
+        fmap_rs.append(fmap_r)
+        y_d_gs.append(y_d_g)
+        fmap_gs.append(fmap_g)
+    return y_d_rs, y_d_gs, fmap_rs, fmap_gs
+
+
 def get_padding(kernel_size: int, dilation: int = 1) -> int:
     return (kernel_size * dilation - dilation) // 2
 
@@ -159,12 +183,7 @@ class DiscriminatorP(nn.Module):
             x = F.pad(x, (0, pad), "reflect")
             t = t + pad
         x = x.view(b, c, t // self.period, self.period)
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmap.append(x)
-        x = self.conv_post(x)
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
+        return _score_and_features(x, self.convs, self.conv_post)
 
 
 class MultiPeriodDiscriminator(nn.Module):
@@ -174,15 +193,7 @@ class MultiPeriodDiscriminator(nn.Module):
 
     def forward(self, y: torch.Tensor, y_hat: torch.Tensor):
         """-> (real scores, fake scores, real feature maps, fake feature maps), one entry per period."""
-        y_d_rs, y_d_gs, fmap_rs, fmap_gs = [], [], [], []
-        for d in self.discriminators:
-            y_d_r, fmap_r = d(y)
-            y_d_g, fmap_g = d(y_hat)
-            y_d_rs.append(y_d_r)
-            fmap_rs.append(fmap_r)
-            y_d_gs.append(y_d_g)
-            fmap_gs.append(fmap_g)
-        return y_d_rs, y_d_gs, fmap_rs, fmap_gs
+        return _judge_pairs((d, y, y_hat) for d in self.discriminators)
 
 
 class DiscriminatorS(nn.Module):
@@ -204,13 +215,7 @@ class DiscriminatorS(nn.Module):
         self.conv_post = norm(nn.Conv1d(c_in, 1, 3, 1, padding=1))
 
     def forward(self, x: torch.Tensor):
-        fmap = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmap.append(x)
-        x = self.conv_post(x)
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
+        return _score_and_features(x, self.convs, self.conv_post)
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -222,15 +227,12 @@ class MultiScaleDiscriminator(nn.Module):
         self.meanpools = nn.ModuleList([nn.AvgPool1d(4, 2, padding=2), nn.AvgPool1d(4, 2, padding=2)])
 
     def forward(self, y: torch.Tensor, y_hat: torch.Tensor):
-        y_d_rs, y_d_gs, fmap_rs, fmap_gs = [], [], [], []
-        for i, d in enumerate(self.discriminators):
-            if i != 0:
-                y = self.meanpools[i - 1](y)
-                y_hat = self.meanpools[i - 1](y_hat)
-            y_d_r, fmap_r = d(y)
-            y_d_g, fmap_g = d(y_hat)
-            y_d_rs.append(y_d_r)
-            fmap_rs.append(fmap_r)
-            y_d_gs.append(y_d_g)
-            fmap_gs.append(fmap_g)
-        return y_d_rs, y_d_gs, fmap_rs, fmap_gs
+        """-> (real scores, fake scores, real feature maps, fake feature maps); each scale sees pooled audio."""
+        def scales():
+            real, fake = y, y_hat
+            for i, d in enumerate(self.discriminators):
+                if i != 0:
+                    real, fake = self.meanpools[i - 1](real), self.meanpools[i - 1](fake)
+                yield d, real, fake
+
+        return _judge_pairs(scales())
