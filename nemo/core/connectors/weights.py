@@ -165,8 +165,9 @@ def read_mapped_state_dict(archive: NemoArchive) -> Optional[MappedStateDict]:
         return None
     except (pickle.UnpicklingError, EOFError, struct.error, ValueError, RuntimeError, TypeError, AttributeError, IndexError, KeyError, OverflowError, MemoryError) as e:
         raise ArchiveError(f"{archive.path}: {WEIGHTS_NAME} is corrupt: {e}") from e
-    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        return None
+    if not isinstance(state_dict, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                   for k, v in state_dict.items()):
+        return None  # read_state_dict says what is wrong with it
     base_addr = ctypes.addressof(ctypes.c_char.from_buffer(mm)) if len(mm) else 0
     ends = dict(spans_by_storage.values())
     spans = {}
