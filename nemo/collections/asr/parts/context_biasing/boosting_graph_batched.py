@@ -7,9 +7,9 @@ phrase keeps it. It plugs into beam search as a fusion model with weight `boosti
 
 import math
 from collections import deque
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
-from nemo.collections.asr.parts.submodules.decoding_configs import BoostingTreeModelConfig
+from nemo.collections.asr.parts.submodules.decoding_configs import BoostingTreeModelConfig  # noqa: F401 (NeMo path)
 from nemo.collections.asr.parts.submodules.ngram_lm.ngram_lm_batched import NGramGPULanguageModel, SuffixTree
 from nemo.core.classes.exceptions import ConfigError
 

@@ -316,9 +316,10 @@ class ASRTranscriptionMixin:
         if config.return_hypotheses:
             for i, hyp in enumerate(hyps):
                 frames = log_probs[i, : int(encoded_len[i])].float().cpu()
-                hyp.y_sequence = frames
-                if hyp.alignments is None:
-                    hyp.alignments = frames
+                for h in hyp if isinstance(hyp, list) else [hyp]:  # n-best beam results are lists
+                    h.y_sequence = frames
+                    if h.alignments is None:
+                        h.alignments = frames
         if self.decoding.compute_timestamps:
             self._timestamps_to_seconds(hyps)
         return hyps

@@ -2,7 +2,6 @@
 bonus, both recombination rules), NeMo's config keys through CTCDecoding, n-best and alignments."""
 
 import itertools
-import math
 
 import pytest
 import torch

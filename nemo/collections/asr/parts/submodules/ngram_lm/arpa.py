@@ -7,7 +7,7 @@ returned as natural logs.
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 
 from nemo.collections.asr.parts.submodules.ngram_lm.constants import (
     DEFAULT_TOKEN_OFFSET,
