@@ -317,7 +317,9 @@ class RNNTDecoding(AbstractRNNTDecoding):
         return "".join(tokens)
 
     def decode_ids_to_tokens(self, tokens: List[int]) -> List[str]:
-        return [self.labels_map[c] for c in tokens if c < self.blank_id - self.num_extra_outputs]
+        """Characters of the ids below blank (TDT's extra outputs are durations, not extra blanks)."""
+        limit = self.blank_id if self._is_tdt else self.blank_id - self.num_extra_outputs
+        return [self.labels_map[c] for c in tokens if c < limit]
 
 
 class RNNTBPEDecoding(AbstractRNNTDecoding):

@@ -205,7 +205,9 @@ class GreedyTDTInfer(_GreedyRNNTInfer):
                 skip = self.durations[int(logits[-n_dur:].argmax())]
                 if self.preserve_alignments:
                     hyp.alignments[-1].append((logp.cpu(), torch.tensor(k, dtype=torch.int32)))
-                if k != self._blank_index:
+                if k == self._blank_index:
+                    skip = max(skip, 1)  # a blank always moves on (the same step would repeat otherwise)
+                else:
                     hyp.y_sequence.append(k)
                     hyp.score += float(v)
                     hyp.timestamp.append(t)
@@ -218,7 +220,7 @@ class GreedyTDTInfer(_GreedyRNNTInfer):
                 again = skip == 0
             if self.preserve_alignments:
                 hyp.alignments.extend([] for _ in range(max(skip, 1)))
-            if symbols == self.max_symbols:
+            if again:  # max_symbols tokens of duration 0 on this frame: move on
                 t += 1
         if self.preserve_alignments and len(hyp.alignments[-1]) == 0:
             del hyp.alignments[-1]
