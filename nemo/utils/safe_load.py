@@ -12,11 +12,15 @@ import dataclasses
 import enum
 import importlib
 import io
+import _compat_pickle
 import os
+import pickle
 import pickletools
 import struct
+import tempfile
+import types
 import zipfile
-from typing import Callable, Iterator, List, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Set, Tuple, Union
 
 import torch
 
@@ -233,7 +237,77 @@ def checkpoint_globals(path: str) -> Iterator[None]:
         yield
 
 
+def pickle_protocol(path: str) -> int:
+    """The pickle protocol a torch checkpoint was written with (torch's weights-only reader takes up to 2)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith("data.pkl")]
+            head = z.open(names[0]).read(2) if names else b""
+    else:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    return head[1] if len(head) == 2 and head[0] == 0x80 else 0
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    """A full-protocol unpickler whose `find_class` hands out only the objects in `allowed` (nothing is imported)."""
+
+    allowed: Dict[str, Any] = {}
+
+    def find_class(self, module: str, name: str):
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name))
+        qualified = f"{module}.{name}"
+        if qualified not in self.allowed:
+            raise UnsafeArchiveError(f"the checkpoint's pickle refers to {qualified}, which a weights-only load does "
+                                     "not run; load it with torch.load(weights_only=False) only if you trust it")
+        return self.allowed[qualified]
+
+
+def _allow_list_module(names: Set[str]) -> types.ModuleType:
+    """A `pickle_module` for `torch.load` allowing torch's weights-only globals plus `allowed_globals(names)`."""
+    from torch._weights_only_unpickler import _get_allowed_globals
+
+    allowed = dict(_get_allowed_globals())
+    for entry in allowed_globals(names):
+        obj, qualified = entry if isinstance(entry, tuple) else (entry, f"{entry.__module__}.{entry.__qualname__}")
+        allowed[qualified] = obj
+    module = types.ModuleType("nemo_allow_list_pickle")
+    module.Unpickler = type("Unpickler", (_AllowListUnpickler,), {"allowed": allowed})
+    module.load = lambda f, **kwargs: module.Unpickler(f, **kwargs).load()
+    module.__dict__.update(HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL, UnpicklingError=pickle.UnpicklingError)
+    return module
+
+
 def load_checkpoint(path: str, map_location=None):
-    """`torch.load(path, weights_only=True)` (memory-mapped when it can be) that also reads NeMo's checkpoints."""
-    with checkpoint_globals(path):
-        return torch.load(path, map_location=map_location, weights_only=True, mmap=zipfile.is_zipfile(path))
+    """`torch.load(path, weights_only=True)` (memory-mapped when it can be) that also reads NeMo's checkpoints.
+
+    Checkpoints pickled with protocol 3 or later (which torch's weights-only reader refuses) go through the same
+    allow-list, enforced by `_AllowListUnpickler`, after `scan_pickle` has bounded their memo.
+    """
+    path = str(path)
+    mmap = zipfile.is_zipfile(path)
+    if pickle_protocol(path) <= 2:
+        with checkpoint_globals(path):
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    module = _allow_list_module(pickle_globals(path))
+    return torch.load(path, map_location=map_location, weights_only=False, pickle_module=module, mmap=mmap)
+
+
+@contextlib.contextmanager
+def readable_by_torch(path: str) -> Iterator[str]:
+    """`path`, or a protocol-2 copy of it (read through `load_checkpoint`) when torch's weights-only reader can't."""
+    path = str(path)
+    try:
+        protocol = pickle_protocol(path)
+    except (OSError, zipfile.BadZipFile):
+        protocol = 0
+    if protocol <= 2:
+        yield path
+        return
+    fd, tmp = tempfile.mkstemp(prefix="nemo_ckpt_", suffix=".ckpt")
+    os.close(fd)
+    try:
+        torch.save(load_checkpoint(path, map_location="cpu"), tmp)
+        yield tmp
+    finally:
+        os.remove(tmp)

@@ -4,6 +4,7 @@ It is a facade: archives live in `SaveRestoreConnector`, optimizers in `nemo.cor
 restore context in `restore_context`, multi-loader bookkeeping in `dataloaders`.
 """
 
+import contextlib
 import copy
 from abc import abstractmethod
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
@@ -405,7 +406,9 @@ class ModelPT(pl.LightningModule, Model):
     def load_from_checkpoint(cls, checkpoint_path, *args, map_location=None, hparams_file=None, strict=True, **kwargs):
         """Lightning's loader, without data setup. Artifacts are not in `.ckpt` files: models that
         need them must be restored from a `.nemo` with `restore_from`."""
-        from nemo.utils.safe_load import checkpoint_globals, load_checkpoint
+        import os
+
+        from nemo.utils.safe_load import checkpoint_globals, load_checkpoint, readable_by_torch
 
         if "cfg" not in kwargs and hparams_file is None:
             # Our checkpoints store the config as plain containers (NeMo's as DictConfigs); models want a DictConfig.
@@ -417,9 +420,14 @@ class ModelPT(pl.LightningModule, Model):
             if isinstance(cfg, (dict, DictConfig)):
                 kwargs["cfg"] = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
         try:
-            with restore_context.restoring(restore_context.RestoreContext(None)), checkpoint_globals(checkpoint_path):
+            is_path = isinstance(checkpoint_path, (str, os.PathLike))
+            with contextlib.ExitStack() as stack:  # a protocol-3+ pickle is read through our allow-list first
+                readable = stack.enter_context(readable_by_torch(checkpoint_path)) if is_path else checkpoint_path
+                stack.enter_context(restore_context.restoring(restore_context.RestoreContext(None)))
+                if is_path:
+                    stack.enter_context(checkpoint_globals(readable))
                 return super().load_from_checkpoint(
-                    checkpoint_path, *args, map_location=map_location, hparams_file=hparams_file, strict=strict, **kwargs
+                    readable, *args, map_location=map_location, hparams_file=hparams_file, strict=strict, **kwargs
                 )
         except ArtifactError as e:
             raise ArtifactError(
