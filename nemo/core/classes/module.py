@@ -3,7 +3,6 @@
 from contextlib import contextmanager
 from typing import Dict, Optional
 
-import torch
 from torch import nn
 
 from nemo.core.classes.common import FileIO, Serialization, Typing
@@ -48,9 +47,3 @@ class NeuralModule(nn.Module, Typing, Serialization, FileIO):
         finally:
             self.unfreeze(partial=True)
             self.train(training)
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    for p in module.parameters():
-        return p.device
-    return torch.device("cpu")

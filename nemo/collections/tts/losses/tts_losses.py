@@ -79,9 +79,6 @@ class PitchLoss(nn.Module):
         return err.sum() / mask.sum() * self.loss_scale
 
 
-EnergyLoss = PitchLoss
-
-
 class ForwardSumLoss(nn.Module):
     """CTC over the aligner's log-probabilities: every text token visited in order, marginalised over paths."""
 
