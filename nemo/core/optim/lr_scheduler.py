@@ -493,6 +493,7 @@ _CONTROL_KEYS = {
 
 
 def _plain(config: Any) -> Any:
+    """A plain-container copy of a DictConfig, a dataclass instance or anything else (deep-copied)."""
     if isinstance(config, DictConfig):
         return OmegaConf.to_container(config, resolve=True)
     if dataclasses.is_dataclass(config) and not isinstance(config, type):

@@ -1,26 +1,17 @@
 """`cfg.optim` -> (optimizer, Lightning lr-scheduler dict): the work behind `ModelPT.setup_optimization`."""
 
 import copy
-import dataclasses
 from typing import Any, Dict, List, Optional, Tuple
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from nemo.core.config.optimizers import AVAILABLE_OPTIMIZER_PARAMS
-from nemo.core.optim.lr_scheduler import MaxStepsUnavailableError, _is_unset, check_kwargs, prepare_lr_scheduler
+from nemo.core.optim.lr_scheduler import MaxStepsUnavailableError, _is_unset, _plain, check_kwargs, prepare_lr_scheduler
 from nemo.core.optim.optimizers import get_optimizer_class, parse_optimizer_args
 from nemo.utils import logging
 
 # Keys kept from the model's optim section when a bare name switches the optimizer (`model.optim=adam`).
 _KEPT_ON_SWITCH = ("lr", "sched")
-
-
-def _plain(config: Any) -> Any:
-    if isinstance(config, DictConfig):
-        return OmegaConf.to_container(config, resolve=True)
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
-    return copy.deepcopy(config)
 
 
 def _model_cfg(model) -> Optional[DictConfig]:
