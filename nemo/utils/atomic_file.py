@@ -4,7 +4,8 @@ Each writer streams into its own hidden temporary file beside the target,
 `.<name>.<host>.<pid>.<random>.tmp`, created with `O_EXCL` so no two writers ever share one; it is
 fsynced and then `os.replace`d onto the target, so readers see either the old file or one writer's
 whole new file. Temporary files that dead writers on this host left behind are removed by the next
-writer of the same target; those of other hosts are removed once older than `STALE_FOREIGN_SECONDS`.
+writer of the same target once untouched for `STALE_GRACE_SECONDS` (a pid namespace shared by the host
+name is not proven); those of other hosts once older than `STALE_FOREIGN_SECONDS`.
 """
 
 import errno
@@ -16,8 +17,9 @@ import time
 from contextlib import contextmanager
 from typing import IO, Iterator
 
-__all__ = ["atomic_write", "temp_path_for", "remove_stale_temps", "STALE_FOREIGN_SECONDS"]
+__all__ = ["atomic_write", "temp_path_for", "remove_stale_temps", "STALE_GRACE_SECONDS", "STALE_FOREIGN_SECONDS"]
 
+STALE_GRACE_SECONDS = 60.0
 STALE_FOREIGN_SECONDS = 24 * 3600.0
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]{1,24})\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8,32})\.tmp$")
 
@@ -60,13 +62,14 @@ def remove_stale_temps(path: str) -> int:
         if m is None or m.group("name") != name:
             continue
         full = os.path.join(directory, entry)
+        try:
+            age = now - os.stat(full).st_mtime
+        except OSError:
+            continue
         if m.group("host") == host:
-            stale = not _pid_alive(int(m.group("pid")))
+            stale = age > STALE_GRACE_SECONDS and not _pid_alive(int(m.group("pid")))
         else:
-            try:
-                stale = now - os.stat(full).st_mtime > STALE_FOREIGN_SECONDS
-            except OSError:
-                continue
+            stale = age > STALE_FOREIGN_SECONDS
         if stale:
             try:
                 os.remove(full)

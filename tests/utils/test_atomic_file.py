@@ -56,19 +56,23 @@ def test_dead_writers_leftovers_are_removed_live_ones_kept(tmp_path):
     target = str(tmp_path / "m.nemo")
     host = atomic_file._host_tag()
     dead = _temp_name(target, host, _dead_pid())
+    dead_just_now = _temp_name(target, host, _dead_pid(), token="cd" * 8)
     live = _temp_name(target, host, os.getpid())
     foreign_new = _temp_name(target, "otherhost", 1)
     foreign_old = _temp_name(target, "otherhost", 2)
     other_target = _temp_name(str(tmp_path / "n.nemo"), host, _dead_pid())
-    for p in (dead, live, foreign_new, foreign_old, other_target):
+    for p in (dead, dead_just_now, live, foreign_new, foreign_old, other_target):
         open(p, "wb").close()
+    minutes_ago = time.time() - atomic_file.STALE_GRACE_SECONDS - 5
+    for p in (dead, live, other_target):
+        os.utime(p, (minutes_ago, minutes_ago))
     old = time.time() - atomic_file.STALE_FOREIGN_SECONDS - 60
     os.utime(foreign_old, (old, old))
     with atomic_write(target) as f:
         f.write(b"ok")
     left = sorted(os.listdir(tmp_path))
     assert os.path.basename(dead) not in left and os.path.basename(foreign_old) not in left
-    for kept in (live, foreign_new, other_target):
+    for kept in (dead_just_now, live, foreign_new, other_target):  # recent, alive, other host, other target
         assert os.path.basename(kept) in left
     assert remove_stale_temps(target) == 0
 
