@@ -4,7 +4,9 @@
 * OmegaConf resolver calls (`${oc.env:...}`, `${oc.create:...}`, any custom resolver) are refused, naming the key:
   they would read the environment or run registered code while restoring. Plain interpolations to other keys
   (`${model.sample_rate}`, `${..labels}`) stay;
-* the size those interpolations resolve to is bounded, so `a1: ${a0}${a0}`, `a2: ${a1}${a1}`, ... is refused too.
+* the size those interpolations resolve to is bounded, so `a1: ${a0}${a0}`, `a2: ${a1}${a1}`, ... is refused too;
+* escaped interpolations (`\\${...}`) are refused: resolving unescapes them, and a config re-created from the result
+  (as models do) would evaluate them. After these checks the config is resolved once, so nothing is left to evaluate.
 """
 
 from typing import Any, Dict, List, Optional, Tuple
@@ -113,12 +115,11 @@ def check_restored_config(config: Any, where: str, text_size: Optional[int] = No
             for i, v in enumerate(node):
                 scan(v, path + (str(i),))
         elif isinstance(node, str) and "${" in node:
+            if "\\${" in node:  # resolving unescapes it, and a config re-created from the result would evaluate it
+                raise ConfigError(f"{where}: key `{_dotted(path)}` holds an escaped interpolation ({node!r}); "
+                                  "restored configs may not carry them")
             refs[path] = _interpolations(node, where, _dotted(path))
             own[path] = len(node)
-            unescaped = node
-            while "\\${" in unescaped:  # resolving unescapes `\${`; a config re-created from it would then call it
-                unescaped = unescaped.replace("\\${", "${")
-                _interpolations(unescaped, where, _dotted(path))
 
     scan(plain, ())
     if not refs:
@@ -176,8 +177,25 @@ def _dotted(path: Tuple) -> str:
     return ".".join(path) or "<root>"
 
 
+def resolve_restored(config: Any, where: str, text_size: Optional[int] = None) -> Any:
+    """`config` checked by `check_restored_config`, then with its interpolations resolved (errors name the key)."""
+    if not isinstance(config, (DictConfig, ListConfig)):
+        return config
+    try:
+        check_restored_config(config, where, text_size)
+        return OmegaConf.create(OmegaConf.to_container(config, resolve=True))
+    except ConfigError:
+        raise
+    except RecursionError as e:
+        raise ConfigError(f"{where}: the config is nested too deeply to read") from e
+    except Exception as e:  # omegaconf's interpolation and validation errors
+        raise ConfigError(f"{where}: {type(e).__name__}: {e}") from e
+
+
 def read_config(text: str, where: str) -> Any:
-    """A config from untrusted YAML text: bounded aliases, then no resolvers and bounded interpolations."""
-    config = load_yaml(text, where)
-    check_restored_config(config, where, text_size=len(text))
-    return config
+    """A config from untrusted YAML text: bounded aliases, no resolvers, bounded interpolations, then resolved."""
+    try:
+        config = load_yaml(text, where)
+    except RecursionError as e:
+        raise ConfigError(f"{where}: the config is nested too deeply to read") from e
+    return resolve_restored(config, where, text_size=len(text))

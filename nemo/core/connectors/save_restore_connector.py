@@ -25,7 +25,7 @@ from nemo.utils.exceptions import (
     UnsafeTargetError,
 )
 from nemo.core.connectors import restore_context
-from nemo.core.connectors.restored_config import check_restored_config, read_config
+from nemo.core.connectors.restored_config import read_config, resolve_restored
 from nemo.core.connectors.archive import CONFIG_NAME, WEIGHTS_NAME, NemoArchive, write_archive, write_folder
 from nemo.core.connectors.weights import load_into, read_mapped_state_dict, read_state_dict, skip_init
 from nemo.utils import logging
@@ -156,7 +156,7 @@ class SaveRestoreConnector:
         elif isinstance(override_config_path, (DictConfig, dict)):
             conf = OmegaConf.create(copy.deepcopy(OmegaConf.to_container(OmegaConf.create(override_config_path))))
             where = "override config"
-            check_restored_config(conf, where)
+            conf = resolve_restored(conf, where)
         else:
             path = os.path.abspath(os.path.expanduser(str(override_config_path)))
             if not os.path.isfile(path):
