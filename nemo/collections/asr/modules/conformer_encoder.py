@@ -19,6 +19,7 @@ from nemo.collections.asr.parts.submodules.multi_head_attention import (
     LocalAttRelPositionalEncoding,
     PositionalEncoding,
     RelPositionalEncoding,
+    additive_mask,
 )
 from nemo.collections.asr.parts.submodules.subsampling import (
     ConvSubsampling,
@@ -351,6 +352,7 @@ class ConformerEncoder(NeuralModule, Exportable):
 
         audio_signal, pos_emb = self.pos_enc(x=audio_signal)
         pad_mask, att_mask = self._create_masks(context, length, audio_signal.size(1), audio_signal.device)
+        att_mask = additive_mask(att_mask, audio_signal.dtype)  # built once, added to every layer's scores
 
         for lth, (drop_prob, layer) in enumerate(zip(self.layer_drop_probs, self.layers)):
             original = audio_signal
@@ -365,6 +367,7 @@ class ConformerEncoder(NeuralModule, Exportable):
                 audio_signal, length = self.reduction_subsampling(x=audio_signal, lengths=length)
                 _, pos_emb = self.pos_enc(x=audio_signal)
                 pad_mask, att_mask = self._create_masks(context, length, audio_signal.size(1), audio_signal.device)
+                att_mask = additive_mask(att_mask, audio_signal.dtype)
 
         if self.out_proj is not None:
             audio_signal = self.out_proj(audio_signal)

@@ -187,18 +187,19 @@ class ConformerLayer(nn.Module):
         self.norm_out = nn.LayerNorm(d_model)
 
     def forward(self, x, att_mask=None, pos_emb=None, pad_mask=None, cache_last_channel=None, cache_last_time=None):
-        """x (B, T, d); att_mask (B, T, T) and pad_mask (B, T) are True where hidden/padded -> (B, T, d)."""
+        """x (B, T, d); att_mask (B, T, T) and pad_mask (B, T) are True where hidden/padded (att_mask may also be
+        additive, from `additive_mask`) -> (B, T, d)."""
         _refuse_cache(cache_last_channel)
         _refuse_cache(cache_last_time)
-        residual = x + self.dropout(self.feed_forward1(self.norm_feed_forward1(x))) * self.fc_factor
+        residual = torch.add(x, self.dropout(self.feed_forward1(self.norm_feed_forward1(x))), alpha=self.fc_factor)
         x = self.norm_self_att(residual)
         if self.self_attention_model == "rel_pos":
-            x = self.self_attn(query=x, key=x, value=x, mask=att_mask, pos_emb=pos_emb)
+            x = self.self_attn(query=x, key=x, value=x, mask=att_mask, pos_emb=pos_emb, pad_mask=pad_mask)
         elif self.self_attention_model == "rel_pos_local_attn":
             x = self.self_attn(query=x, key=x, value=x, pad_mask=pad_mask, pos_emb=pos_emb)
         else:
-            x = self.self_attn(query=x, key=x, value=x, mask=att_mask)
+            x = self.self_attn(query=x, key=x, value=x, mask=att_mask, pad_mask=pad_mask)
         residual = residual + self.dropout(x)
         residual = residual + self.dropout(self.conv(self.norm_conv(residual), pad_mask=pad_mask))
-        residual = residual + self.dropout(self.feed_forward2(self.norm_feed_forward2(residual))) * self.fc_factor
-        return self.norm_out(residual)
+        ff2 = self.dropout(self.feed_forward2(self.norm_feed_forward2(residual)))
+        return self.norm_out(torch.add(residual, ff2, alpha=self.fc_factor))

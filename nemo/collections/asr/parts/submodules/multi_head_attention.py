@@ -35,25 +35,36 @@ def _refuse_cache(cache: Optional[torch.Tensor]) -> None:
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor],
-           bias: Optional[torch.Tensor] = None, dropout_p: float = 0.0) -> torch.Tensor:
-    """softmax((q k^T + bias) / sqrt(d_k), masked) v for (B, H, T, d_k) inputs.
+           bias: Optional[torch.Tensor] = None, dropout_p: float = 0.0,
+           pad_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d_k) + bias, masked) v for (B, H, T, d_k) inputs.
 
-    `mask` (B, T1, T2) is True where a key must not be seen; `bias` (B, H, T1, T2) is an additive score term
-    before scaling. Rows with every key masked return zeros.
+    `mask` is either NeMo's boolean (B, T1, T2), True where a key is hidden, or an additive float mask
+    broadcastable to (B, H, T1, T2) (0 or -10000, see `additive_mask`); `bias` (B, H, T1, T2) is an additive,
+    already scaled score term. Query rows with every key hidden (given by `pad_mask` (B, T1) with a float mask,
+    found from a boolean one) return zeros.
     """
-    scale = 1.0 / math.sqrt(q.size(-1))
-    attn_mask = None
-    if bias is not None:
-        attn_mask = bias * scale
-    if mask is not None:
+    rows = pad_mask
+    if mask is None:
+        attn_mask = bias.contiguous() if bias is not None else None
+    elif mask.dtype == torch.bool:
         m = mask.unsqueeze(1)
-        if attn_mask is None:
-            attn_mask = torch.zeros(m.shape, dtype=q.dtype, device=q.device)
-        attn_mask = attn_mask.masked_fill(m, -INF_VAL)
+        base = bias if bias is not None else torch.zeros(m.shape, dtype=q.dtype, device=q.device)
+        attn_mask = base.masked_fill(m, -INF_VAL)
+        rows = mask.all(dim=-1)
+    else:
+        attn_mask = mask if bias is None else bias + mask
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
-    if mask is not None:
-        out = out.masked_fill(mask.all(dim=-1)[:, None, :, None], 0.0)
+    if rows is not None:
+        out = out * (~rows)[:, None, :, None].to(out.dtype)
     return out
+
+
+def additive_mask(att_mask: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[torch.Tensor]:
+    """NeMo's boolean (B, T, T) attention mask as an additive (B, 1, T, T) one: 0 visible, -10000 hidden."""
+    if att_mask is None:
+        return None
+    return att_mask.unsqueeze(1).to(dtype) * -INF_VAL
 
 
 class MultiHeadAttention(nn.Module):
@@ -96,11 +107,11 @@ class MultiHeadAttention(nn.Module):
     def _p_drop(self) -> float:
         return self.dropout_rate if self.training else 0.0
 
-    def forward(self, query, key, value, mask, pos_emb=None, cache=None):
-        """(B, T, D) query/key/value, mask (B, T1, T2) True = hidden -> (B, T1, D)."""
+    def forward(self, query, key, value, mask, pos_emb=None, cache=None, pad_mask=None):
+        """(B, T, D) query/key/value, mask (B, T1, T2) True = hidden (or additive) -> (B, T1, D)."""
         _refuse_cache(cache)
         q, k, v = self.forward_qkv(query, key, value)
-        return self._merge(attend(q, k, v, mask, dropout_p=self._p_drop))
+        return self._merge(attend(q, k, v, mask, dropout_p=self._p_drop, pad_mask=pad_mask))
 
 
 class RelPositionMultiHeadAttention(MultiHeadAttention):
@@ -132,16 +143,16 @@ class RelPositionMultiHeadAttention(MultiHeadAttention):
     def _pos_heads(self, pos_emb: torch.Tensor) -> torch.Tensor:
         return self.linear_pos(pos_emb).view(pos_emb.size(0), -1, self.h, self.d_k).transpose(1, 2)
 
-    def forward(self, query, key, value, mask, pos_emb, cache=None):
+    def forward(self, query, key, value, mask, pos_emb, cache=None, pad_mask=None):
         """As MultiHeadAttention, plus `pos_emb` (1, 2*T-1, D) from RelPositionalEncoding."""
         _refuse_cache(cache)
         q, k, v = self.forward_qkv(query, key, value)
         p = self._pos_heads(pos_emb)
         q_u = q + self.pos_bias_u.unsqueeze(1)
-        q_v = q + self.pos_bias_v.unsqueeze(1)
+        q_v = (q + self.pos_bias_v.unsqueeze(1)) * (1.0 / self.s_d_k)  # scaled here: (B, H, T, d_k) is small
         bd = torch.matmul(q_v, p.transpose(-2, -1))
         bd = self.rel_shift(bd)[..., : k.size(-2)]
-        return self._merge(attend(q_u, k, v, mask, bias=bd, dropout_p=self._p_drop))
+        return self._merge(attend(q_u, k, v, mask, bias=bd, dropout_p=self._p_drop, pad_mask=pad_mask))
 
 
 class RelPositionMultiHeadAttentionLongformer(RelPositionMultiHeadAttention):
@@ -196,7 +207,8 @@ class RelPositionMultiHeadAttentionLongformer(RelPositionMultiHeadAttention):
         b, h, t, _ = q.shape
         p = self._pos_heads(pos_emb)
         q_u = q + self.pos_bias_u.unsqueeze(1)
-        pos_scores = torch.matmul(q + self.pos_bias_v.unsqueeze(1), p.transpose(-2, -1))  # (B, H, T, L+R+1)
+        q_v = (q + self.pos_bias_v.unsqueeze(1)) * (1.0 / self.s_d_k)
+        pos_scores = torch.matmul(q_v, p.transpose(-2, -1))  # (B, H, T, L+R+1), scaled
         column = self._pos_column(q.device)
         if pad_mask is None:
             pad_mask = torch.zeros(b, t, dtype=torch.bool, device=q.device)

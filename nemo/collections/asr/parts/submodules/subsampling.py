@@ -62,12 +62,11 @@ class MaskedConvSequential(nn.Sequential):
         two_d = any(isinstance(m, nn.Conv2d) for m in self)
         if two_d:
             x = x.unsqueeze(1)
-        time_dim = 2
         cur = lengths.to(torch.float)
         # Padding can only matter if some item is shorter than the tensor (or while tracing, where it may be).
-        needs_mask = torch.jit.is_tracing() or bool((lengths < x.size(time_dim)).any())
+        needs_mask = torch.jit.is_tracing() or bool((lengths < x.size(2)).any())
         if needs_mask:
-            x = self._mask(x, cur, two_d)
+            x = self._mask(x, cur, two_d)  # the input may be the caller's tensor: masked out of place
         for layer in self:
             x = layer(x)
             if isinstance(layer, nn.MaxPool2d):
@@ -75,13 +74,25 @@ class MaskedConvSequential(nn.Sequential):
             elif _is_conv(layer) and layer.stride[0] != 1:
                 cur = _conv_out_length(layer, cur)
             if needs_mask and (_is_conv(layer) or isinstance(layer, nn.MaxPool2d)):
-                x = self._mask(x, cur, two_d)
+                x = self._zero_padding_(x, cur, two_d)
         return x, cur.to(torch.long)
 
     @staticmethod
     def _mask(x: torch.Tensor, lengths: torch.Tensor, two_d: bool) -> torch.Tensor:
         mask = _time_mask(lengths, x.size(2), x.dtype)
         return x * (mask[:, None, :, None] if two_d else mask[:, None, :])
+
+    @classmethod
+    def _zero_padding_(cls, x: torch.Tensor, lengths: torch.Tensor, two_d: bool) -> torch.Tensor:
+        """Zero each item's padded frames of a freshly computed `x` in place (a broadcast multiply over the whole
+        tensor costs several times more); the multiply is kept while tracing so exported graphs stay dynamic."""
+        if torch.jit.is_tracing():
+            return cls._mask(x, lengths, two_d)
+        t = x.size(2)
+        for i, n in enumerate(lengths.clamp(min=0).to(torch.long).tolist()):
+            if n < t:
+                x[i, :, n:] = 0.0
+        return x
 
 
 class ConvSubsampling(nn.Module):
@@ -240,7 +251,7 @@ class ConvSubsampling(nn.Module):
         x = MaskedConvSequential._mask(x.unsqueeze(1), cur, True)
         x = seq[1](seq[0](x))
         cur = _conv_out_length(seq[0], cur)
-        x = MaskedConvSequential._mask(x, cur, True)
+        x = MaskedConvSequential._zero_padding_(x, cur, True)
         for i in range(self._sampling_num - 1):
             dw, pw, act = seq[3 * i + 2], seq[3 * i + 3], seq[3 * i + 4]
             cf = self._chunk_factor(x.numel())
@@ -258,10 +269,10 @@ class ConvSubsampling(nn.Module):
                 start += n
             x = torch.cat(parts, 1)
             cur = _conv_out_length(dw, cur)
-            x = MaskedConvSequential._mask(x, cur, True)
+            x = MaskedConvSequential._zero_padding_(x, cur, True)
             t_step = max(1, x.size(2) // cf)
             x = torch.cat([pw(chunk) for chunk in torch.split(x, t_step, 2)], 2)
-            x = MaskedConvSequential._mask(act(x), cur, True)
+            x = MaskedConvSequential._zero_padding_(act(x), cur, True)
         return x, cur.to(torch.long)
 
     def change_subsampling_conv_chunking_factor(self, subsampling_conv_chunking_factor: int) -> None:
