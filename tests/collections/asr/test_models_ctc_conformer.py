@@ -114,3 +114,19 @@ def test_short_conformer_ctc_training_run_loss_falls(tmp_path, batch):
         last = model.validation_pass(tokens, 0)["val_loss"].item()
     print(f"conformer ctc loss {first:.3f} -> {last:.3f}")
     assert last < 0.6 * first
+
+
+def test_conformer_ctc_model_exports_to_onnx_with_same_log_probs(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = EncDecCTCModel(cfg=_cfg("striding_4")).eval()
+    feats = torch.randn(2, recipe.FEATURES, 120)
+    lens = torch.tensor([120, 77])
+    path = tmp_path / "model.onnx"
+    model.export(str(path), input_example=(feats, lens))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    got = session.run(None, {names[0]: feats.numpy(), names[1]: lens.numpy()})[0]
+    with torch.no_grad():
+        want = model.forward_for_export(feats, lens)
+    assert got.shape == tuple(want.shape) and abs(got - want.numpy()).max() < 1e-4

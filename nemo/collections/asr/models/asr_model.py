@@ -70,6 +70,11 @@ class ExportableEncDecModel(Exportable):
     def output_module(self):
         return self.decoder
 
+    @property
+    def input_types_for_export(self):
+        """The encoder's export inputs (a Conformer's leave out its streaming caches)."""
+        return self.input_module.input_types_for_export
+
     def forward_for_export(self, audio_signal, length=None):
         encoded = self.input_module(audio_signal=audio_signal, length=length)
         if isinstance(encoded, tuple):
