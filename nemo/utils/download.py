@@ -115,7 +115,7 @@ def verify_file(
     mtime; `stamp` overrides where), so loading a cached multi-GB model does not re-hash it
     every time.
     """
-    from nemo.utils.exceptions import ArchiveError
+    from nemo.utils.tar_index import tar_problem
 
     try:
         key = _file_key(path)
@@ -130,13 +130,7 @@ def verify_file(
             if actual != sha256.lower():
                 return f"its sha256 is {actual}, expected {sha256.lower()}"
             _write_stamp(path, {"key": key, "sha256": actual}, stamp)
-    try:
-        from nemo.core.connectors.archive import NemoArchive
-
-        NemoArchive(path)
-    except ArchiveError as e:
-        return str(e)
-    return None
+    return tar_problem(path)
 
 
 def _read_stamp(path: str, stamp: Optional[str] = None) -> Optional[dict]:

@@ -20,7 +20,7 @@ from nemo.core.classes.common import Model
 from nemo.core.classes.targets import check_targets
 from nemo.core.classes.exceptions import ArtifactError, ConfigError, NeMoBaseException
 from nemo.core.connectors import restore_context
-from nemo.core.connectors.restored_config import check_restored_config
+from nemo.core.connectors.restored_config import resolve_restored
 from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
 from nemo.package_info import __version__
 from nemo.utils import logging
@@ -40,7 +40,7 @@ def _to_dictconfig(cfg: Any, restoring: bool = False) -> DictConfig:
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"cfg constructor argument must be of type DictConfig/dict/dataclass but got {type(cfg).__name__}")
     if restoring:
-        check_restored_config(cfg, "the restored model config")
+        cfg = resolve_restored(cfg, "the restored model config")
     cfg = maybe_update_config_version(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)))
     check_targets(cfg, where="the model config", missing_ok=True)
     return cfg

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+from nemo.utils.tar_index import tar_members
 from nemo.utils.exceptions import (
     ArchiveError,
     ArchiveNotFoundError,
@@ -96,26 +97,10 @@ class NemoArchive:
         if magic == b"\x1f\x8b":
             self.compressed = True
             self._tar_path = self._inflate()
-        size = os.path.getsize(self._tar_path)
-        try:
-            with tarfile.open(self._tar_path, "r:") as tar:
-                infos = tar.getmembers()
-        except (tarfile.TarError, EOFError, OSError, UnicodeError, ValueError) as e:
-            raise ArchiveError(f"{self.path} is not a readable .nemo archive (tar): {e}") from e
-        if not infos:
-            raise ArchiveError(f"{self.path} is not a .nemo archive: it holds no tar members")
-        last_end = max(info.offset_data + -(-info.size // _BLOCK) * _BLOCK for info in infos)
-        if size < last_end + 2 * _BLOCK:
-            raise ArchiveError(f"{self.path} is truncated: the tar end-of-archive blocks are missing")
-        for info in infos:
+        for info in tar_members(self._tar_path, self.path):
             name = self._check_info(info)
             if name is None or info.isdir():
                 continue
-            if info.offset_data + info.size > size:
-                raise ArchiveError(
-                    f"{self.path} is truncated: member {info.name!r} needs {info.size} bytes at offset "
-                    f"{info.offset_data}, but the file has {size} bytes"
-                )
             self._add(name, info.offset_data, info.size)
 
     def _inflate(self) -> str:
