@@ -13,7 +13,7 @@ from typing import Any, List, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from nemo.core.classes.mixins.hf_io_mixin import HuggingFaceFileIO
-from nemo.core.classes.pretrained import PretrainedModelInfo
+from nemo.core.classes.pretrained import PretrainedModelInfo, catalogue_for_class, resolve_pretrained
 from nemo.core.classes.targets import (  # noqa: F401  (their public path in the first version)
     ALLOWED_TARGET_PREFIXES,
     allowed_targets,
@@ -25,6 +25,7 @@ from nemo.core.classes.targets import (  # noqa: F401  (their public path in the
     resolve_target,
     safe_instantiate,
 )
+from nemo.utils.model_utils import maybe_update_config_version
 
 
 def typecheck(*_args: Any, **_kwargs: Any):
@@ -70,8 +71,6 @@ class Serialization(ABC):
 
         Every `_target_` in the config is resolved and checked before anything is built.
         """
-        from nemo.utils.model_utils import maybe_update_config_version
-
         if isinstance(config, dict):
             config = OmegaConf.create(config)
         if isinstance(config, DictConfig):
@@ -142,8 +141,6 @@ class Model(Typing, Serialization, FileIO, HuggingFaceFileIO):
     @classmethod
     def list_available_models(cls) -> Optional[List[PretrainedModelInfo]]:
         """Pretrained checkpoints published for this class (from the catalogue data files)."""
-        from nemo.core.classes.pretrained import catalogue_for_class
-
         return catalogue_for_class(cls)
 
     @classmethod
@@ -172,8 +169,6 @@ class Model(Typing, Serialization, FileIO, HuggingFaceFileIO):
         without network access. `refresh_cache=True` downloads again; `return_model_file=True`
         returns the local file/folder instead of a model; the other arguments go to `restore_from`.
         """
-        from nemo.core.classes.pretrained import resolve_pretrained
-
         path, class_ = resolve_pretrained(cls, model_name, refresh_cache=refresh_cache)
         if return_model_file:
             return path

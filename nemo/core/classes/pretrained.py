@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import total_ordering
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from nemo.core.classes.targets import import_class_by_path
 from nemo.utils.model_utils import resolve_subclass_pretrained_model_info  # noqa: F401  (NeMo's path is nemo.utils)
 
 
@@ -195,8 +196,6 @@ def find_pretrained(cls, model_name: str) -> PretrainedModelInfo:
             continue
         if info.class_ is None:
             try:
-                from nemo.core.classes.targets import import_class_by_path
-
                 info.class_ = import_class_by_path(class_path, check_allowed=False)
             except Exception:  # a catalogue entry for a class that is not installed
                 other_class = other_class or class_path
