@@ -92,16 +92,22 @@ class BatchedBeamCTCComputer:
         if Vb != V - 1:
             raise ValueError(f"beam search expects the blank as the last of {V} classes, got blank id {Vb}")
         K, dev = self.beam_size, x.device
+        frames = x.transpose(0, 1).contiguous()  # [T, B, V]
         lengths = lengths.to(dev).long()
         ar_k = torch.arange(K, device=dev)
         cols = torch.arange(V, device=dev)
+        nonblank = cols < Vb
+        offdiag = ar_k[:, None] != ar_k[None, :]
+        eye = ~offdiag
+        lower_tri = ar_k[None, :] < ar_k[:, None]  # [i, j]: j comes before i
+        unique = -1 - ar_k[None, :].expand(B, K)  # hash stand-ins that match nothing, for empty slots
+        identity = ar_k[None, :].expand(B, K)
         ac = torch.full((B, K), INACTIVE, device=dev)
         ac[:, 0] = 0.0
         cx = torch.zeros(B, K, device=dev)
         lab = torch.full((B, K), -1, dtype=torch.long, device=dev)
         hsh = torch.zeros(B, K, dtype=torch.long, device=dev)
         phs = torch.zeros(B, K, dtype=torch.long, device=dev)
-        ln = torch.zeros(B, K, dtype=torch.long, device=dev)
         fstates, fnext, frow = [], [], None
         if self.fusions:
             for fusion in self.fusions:
@@ -110,109 +116,103 @@ class BatchedBeamCTCComputer:
             frow, nexts = self._fusion_rows([s.reshape(-1) for s in fstates])
             frow = frow.view(B, K, Vb)
             fnext = [n.view(B, K, Vb) for n in nexts]
+        bonus_cols = None
         bp_src, bp_tok, bp_lab = [], [], []
-        for t in range(T):
+        max_len = int(lengths.max()) if B else 0
+        for t in range(min(T, max_len)):
             live = t < lengths  # [B]
+            all_live = bool(live.all())
             act = ac > INACTIVE
-            cand_ac = ac[:, :, None] + x[:, t, None, :]  # [B, K, V]
-            rep = (cols[None, None, :] == lab[:, :, None]) & (lab[:, :, None] >= 0) & (lab[:, :, None] != Vb)
-            ext = (cols[None, None, :] < Vb) & ~rep
-            # merge candidates of the two slots of one prefix (blank stays; extensions by the same token)
-            same = (hsh[:, :, None] == hsh[:, None, :]) & (ln[:, :, None] == ln[:, None, :])
-            same &= act[:, :, None] & act[:, None, :] & (ar_k[None, :, None] != ar_k[None, None, :])
-            upper = same & (ar_k[None, :, None] < ar_k[None, None, :])
-            has_hi = upper.any(2)
-            if bool(has_hi.any()):
-                hi = upper.to(torch.int8).argmax(2)
-                lower = same & (ar_k[None, :, None] > ar_k[None, None, :])
-                has_lo = lower.any(2)
-                lo = lower.to(torch.int8).argmax(2)
-                ext_hi = ext.gather(1, hi[:, :, None].expand(B, K, V))
-                merge = has_hi[:, :, None] & ((cols[None, None, :] == Vb) | (ext & ext_hi))
-                partner = cand_ac.gather(1, hi[:, :, None].expand(B, K, V))
-                kill = has_lo[:, :, None] & merge.gather(1, lo[:, :, None].expand(B, K, V))
-                cand_ac = torch.where(merge, self._combine(cand_ac, partner), cand_ac)
-                cand_ac = cand_ac.masked_fill(kill, INACTIVE)
-            # a repeat of the last token merges with the parent prefix's extension by that token
-            tok_end = act & (lab >= 0) & (lab != Vb)
-            parent = (phs[:, :, None] == hsh[:, None, :]) & (ln[:, :, None] == ln[:, None, :] + 1)
-            parent &= tok_end[:, :, None] & act[:, None, :] & (lab[:, None, :] != lab[:, :, None])
-            if bool(parent.any()):
-                idx = lab.clamp(0, V - 1)
-                from_parent = cand_ac.transpose(1, 2).gather(1, idx[:, :, None].expand(B, K, K))
-                from_parent = from_parent.masked_fill(~parent, INACTIVE)
-                got = parent.any(2)
-                extra = self._reduce(from_parent, 2)
-                own = cand_ac.gather(2, idx[:, :, None]).squeeze(2)
-                merged = torch.where(got, self._combine(own, extra), own)
-                cand_ac = cand_ac.scatter(2, idx[:, :, None], merged[:, :, None])
-                flat_kill = torch.zeros(B, K * V, device=dev)
-                target = ar_k[None, None, :] * V + idx[:, :, None]  # [B, i, j] -> slot j, label of i
-                flat_kill.scatter_add_(1, target.reshape(B, -1), parent.reshape(B, -1).to(flat_kill.dtype))
-                cand_ac = cand_ac.masked_fill(flat_kill.view(B, K, V) > 0, INACTIVE)
-            cand_cx = cx[:, :, None].expand(B, K, V)
+            hk = torch.where(act, hsh, unique)
+            ext = nonblank & (cols != lab[:, :, None])  # [B, K, V]: the label extends the prefix
+            cand = ac[:, :, None] + frames[t][:, None, :]
+            same = (hk[:, :, None] == hk[:, None, :]) & offdiag
+            if bool(same.any()):
+                # the blank- and token-ending slots of one prefix both reach (prefix, blank): merge them now
+                has = same.any(2)
+                pi = same.to(torch.int8).argmax(2)
+                blank = cand[:, :, Vb]
+                lower = has & (ar_k[None, :] < pi)
+                merged = torch.where(lower, self._combine(blank, blank.gather(1, pi)), blank)
+                cand[:, :, Vb] = merged.masked_fill(has & ~lower, INACTIVE)
             if frow is not None or self.beam_beta:
-                bonus = torch.zeros(B, K, V, device=dev)
                 if frow is not None:
-                    bonus[:, :, :Vb] = frow
-                bonus = bonus + self.beam_beta
-                cand_cx = cand_cx + torch.where(ext, bonus, 0.0)
-            total = (cand_ac + cand_cx).view(B, K * V)
-            if self.beam_threshold is not None:
-                best = total.max(1, keepdim=True).values
-                total = total.masked_fill(total < best - self.beam_threshold, INACTIVE)
-            top, flat = total.topk(K, dim=1)
-            src, c = flat // V, flat % V
+                    bonus = torch.cat([frow + self.beam_beta, frow.new_zeros(B, K, 1)], 2)
+                else:
+                    if bonus_cols is None:
+                        bonus_cols = torch.where(nonblank, self.beam_beta, 0.0)
+                    bonus = bonus_cols
+                total = cand + torch.where(ext, bonus, 0.0) + cx[:, :, None]
+            else:
+                total = cand + cx[:, :, None]
+            top, flat_idx = total.view(B, K * V).topk(K, dim=1)
+            src = flat_idx // V
+            c = flat_idx - src * V
             ok = top > INACTIVE
-            was_ext = ext.view(B, K * V).gather(1, flat) & ok
-            new_ac = cand_ac.view(B, K * V).gather(1, flat).masked_fill(~ok, INACTIVE)
-            new_cx = cand_cx.reshape(B, K * V).gather(1, flat)
+            if self.beam_threshold is not None:
+                ok &= top >= top[:, :1] - self.beam_threshold
+            was_ext = ext.view(B, K * V).gather(1, flat_idx) & ok
+            new_ac = cand.reshape(B, K * V).gather(1, flat_idx).masked_fill(~ok, INACTIVE)
             prev_h = hsh.gather(1, src)
-            n_lab = c
             n_hsh = torch.where(was_ext, _hash_step(prev_h, c), prev_h)
+            # the other ways two candidates meet (one token from both slots of a prefix; a repeat and the parent
+            # prefix's extension by that token): merge equal (prefix, label) among the selected ones
+            dup = (n_hsh[:, :, None] == n_hsh[:, None, :]) & (c[:, :, None] == c[:, None, :])
+            dup &= (ok[:, :, None] & ok[:, None, :]) & offdiag
+            if bool(dup.any()):
+                first = ~(dup & lower_tri).any(2)
+                pooled = self._reduce(torch.where(dup | eye, new_ac[:, None, :], INACTIVE), 2)
+                new_ac = torch.where(first, pooled, INACTIVE)
+                ok = ok & first
+                was_ext = was_ext & first
+            new_cx = cx.gather(1, src)
+            if frow is not None or self.beam_beta:
+                step_bonus = self.beam_beta
+                if frow is not None:
+                    step_bonus = frow.reshape(B, K * Vb).gather(1, src * Vb + c.clamp(max=Vb - 1)) + self.beam_beta
+                new_cx = new_cx + torch.where(was_ext, step_bonus, 0.0)
             n_phs = torch.where(was_ext, prev_h, phs.gather(1, src))
-            n_ln = ln.gather(1, src) + was_ext.long()
-            keep = live[:, None]
-            ac = torch.where(keep, new_ac, ac)
-            cx = torch.where(keep, new_cx, cx)
-            lab = torch.where(keep, n_lab, lab)
-            hsh = torch.where(keep, n_hsh, hsh)
-            phs = torch.where(keep, n_phs, phs)
-            ln = torch.where(keep, n_ln, ln)
-            step_src = torch.where(keep, src, ar_k[None, :].expand(B, K))
+            n_tok = torch.where(was_ext, c, -1)
+            if all_live:
+                ac, cx, lab, hsh, phs, step_src = new_ac, new_cx, c, n_hsh, n_phs, src
+            else:
+                keep = live[:, None]
+                ac = torch.where(keep, new_ac, ac)
+                cx = torch.where(keep, new_cx, cx)
+                lab = torch.where(keep, c, lab)
+                hsh = torch.where(keep, n_hsh, hsh)
+                phs = torch.where(keep, n_phs, phs)
+                step_src = torch.where(keep, src, identity)
+                n_tok = torch.where(keep, n_tok, -1)
+                was_ext = was_ext & keep
             bp_src.append(step_src)
-            bp_tok.append(torch.where(keep & was_ext, c, -1))
+            bp_tok.append(n_tok)
             if keep_alignments:
-                bp_lab.append(torch.where(keep, c, -1))
+                bp_lab.append(c if all_live else torch.where(live[:, None], c, -1))
             if self.fusions:
-                moved = keep & was_ext
                 cpos = c.clamp(0, Vb - 1)
+                gather_idx = step_src[:, :, None].expand(B, K, Vb)
                 for i in range(len(self.fusions)):
-                    parent_state = fstates[i].gather(1, step_src)
-                    stepped = fnext[i].gather(1, step_src[:, :, None].expand(B, K, Vb)).gather(2, cpos[:, :, None])
-                    fstates[i] = torch.where(moved, stepped.squeeze(2), parent_state)
-                    fnext[i] = fnext[i].gather(1, step_src[:, :, None].expand(B, K, Vb))
-                frow = frow.gather(1, step_src[:, :, None].expand(B, K, Vb))
-                if bool(moved.any()):
-                    sel = moved.view(-1)
+                    rows_next = fnext[i].gather(1, gather_idx)
+                    stepped = rows_next.gather(2, cpos[:, :, None]).squeeze(2)
+                    fstates[i] = torch.where(was_ext, stepped, fstates[i].gather(1, step_src))
+                    fnext[i] = rows_next
+                frow = frow.gather(1, gather_idx)
+                if bool(was_ext.any()):
+                    sel = was_ext.view(-1)
                     rows, nexts = self._fusion_rows([s.reshape(-1)[sel] for s in fstates])
-                    frow = frow.reshape(B * K, Vb).clone()
-                    frow[sel] = rows
-                    frow = frow.view(B, K, Vb)
+                    frow = frow.reshape(B * K, Vb).index_put((sel,), rows).view(B, K, Vb)
                     for i in range(len(self.fusions)):
-                        nf = fnext[i].reshape(B * K, Vb).clone()
-                        nf[sel] = nexts[i].to(nf.dtype)
-                        fnext[i] = nf.view(B, K, Vb)
-        return self._finish(ac, cx, hsh, ln, fstates, bp_src, bp_tok, bp_lab, lengths, keep_alignments)
+                        fnext[i] = fnext[i].reshape(B * K, Vb).index_put((sel,), nexts[i].to(fnext[i].dtype)).view(B, K, Vb)
+        return self._finish(ac, cx, hsh, fstates, bp_src, bp_tok, bp_lab, lengths, keep_alignments)
 
-    def _finish(self, ac, cx, hsh, ln, fstates, bp_src, bp_tok, bp_lab, lengths, keep_alignments) -> BeamSearchResult:
+    def _finish(self, ac, cx, hsh, fstates, bp_src, bp_tok, bp_lab, lengths, keep_alignments) -> BeamSearchResult:
         B, K = ac.shape
         dev = ac.device
         ar_k = torch.arange(K, device=dev)
         act = ac > INACTIVE
         # the blank-ending and token-ending slots of one prefix become one hypothesis
-        same = (hsh[:, :, None] == hsh[:, None, :]) & (ln[:, :, None] == ln[:, None, :])
-        same &= act[:, :, None] & act[:, None, :]
+        same = (hsh[:, :, None] == hsh[:, None, :]) & act[:, :, None] & act[:, None, :]
         upper = same & (ar_k[None, :, None] < ar_k[None, None, :])
         lower = same & (ar_k[None, :, None] > ar_k[None, None, :])
         if bool(upper.any()):

@@ -160,6 +160,7 @@ class NGramGPULanguageModel(ModelPT):
     """Batched n-gram LM over token ids (NeMo's NGPU-LM); runs on CPU or GPU with plain torch ops."""
 
     START_STATE = 0
+    DENSE_LIMIT = 1 << 23  # states x vocabulary entries kept as dense tables (scores + int32 next states: 64 MiB)
 
     def __init__(self, cfg: DictConfig, trainer=None):
         """Allocate empty tensors of the sizes in `cfg`; `from_arpa`/`restore_from` fill them."""
@@ -184,6 +185,7 @@ class NGramGPULanguageModel(ModelPT):
         self.start_end_arcs = nn.Buffer(torch.zeros([self.num_states, 2], dtype=int_dtype))
         self.state_order = nn.Buffer(torch.zeros([self.num_states], dtype=int_dtype))
         self._final_resolved = False
+        self._dense = None  # (scores [S, V], next states [S, V]) of every state, for small LMs at inference
 
     # ------------------------------------------------------------------ ModelPT
     @classmethod
@@ -202,6 +204,7 @@ class NGramGPULanguageModel(ModelPT):
     def _load_from_state_dict(self, *args, **kwargs):
         super()._load_from_state_dict(*args, **kwargs)
         self._final_resolved = False  # loaded weights may come unresolved
+        self._dense = None
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -285,6 +288,7 @@ class NGramGPULanguageModel(ModelPT):
             self.start_end_arcs.copy_(torch.tensor(tree.state_arcs, dtype=dt).view(-1, 2))
             self.state_order.copy_(torch.tensor(tree.state_order, dtype=dt))
         self._final_resolved = False
+        self._dense = None
         self._resolve_final()
 
     # ----------------------------------------------------------------- queries
@@ -297,11 +301,32 @@ class NGramGPULanguageModel(ModelPT):
         """For states [B]: log-probs [B, V] of every next token and the states [B, V] they lead to.
 
         With `eos_id`, that column holds the end-of-sentence score and keeps the state."""
-        scores, next_states = self._advance(states.reshape(-1).long())
+        flat = states.reshape(-1).long()
+        dense = self._dense_tables() if not torch.is_grad_enabled() else None
+        if dense is not None:
+            scores, next_states = dense[0][flat], dense[1][flat].long()
+        else:
+            scores, next_states = self._advance(flat)
         if eos_id is not None:
             scores[:, eos_id] = self.get_final(states.reshape(-1))
             next_states[:, eos_id] = states.reshape(-1)
         return scores.view(*states.shape, self.vocab_size), next_states.view(*states.shape, self.vocab_size)
+
+    def _dense_tables(self):
+        """Every state's full next-token row, built once when states x vocabulary fits DENSE_LIMIT entries:
+        queries become one gather (the beam search asks for the same few states over and over)."""
+        if self.num_states * self.vocab_size > self.DENSE_LIMIT:
+            return None
+        device = self.arcs_weights.device
+        if self._dense is None or self._dense[0].device != device:
+            with torch.no_grad():
+                scores, nxt = [], []
+                for first in range(0, self.num_states, 4096):
+                    s, n = self._advance(torch.arange(first, min(first + 4096, self.num_states), device=device))
+                    scores.append(s)
+                    nxt.append(n.to(torch.int32))
+                self._dense = (torch.cat(scores), torch.cat(nxt))
+        return self._dense
 
     def _advance(self, states: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Walk each state's back-off chain; the first state that has an arc for a label decides it."""

@@ -110,3 +110,14 @@ def test_dummy_unigram_lm_is_uniform():
         scores, nxt = lm.advance(lm.get_init_states(2))
     assert torch.allclose(scores, torch.full((2, 4), -math.log(4)))
     assert lm.get_final(nxt[:, 0]).tolist() == pytest.approx([-math.log(4)] * 2)
+
+
+def test_dense_tables_match_the_back_off_walk():
+    lm = NGramGPULanguageModel.from_arpa(os.path.join(DATA, "kn3.arpa"), vocab_size=64)
+    states = torch.randint(0, lm.num_states, (50,), generator=torch.Generator().manual_seed(0))
+    walked, walked_next = lm.advance(states)  # gradients enabled: the back-off walk
+    assert walked.requires_grad
+    with torch.no_grad():
+        dense, dense_next = lm.advance(states)  # inference: the cached full tables
+    assert lm._dense is not None
+    assert torch.allclose(walked.detach(), dense) and torch.equal(walked_next, dense_next)
