@@ -38,7 +38,7 @@ def toy(tmp_path):
     return members_of(path)
 
 
-def bounded(fn, seconds=20.0, megabytes=64):
+def bounded(fn, seconds=20.0, megabytes=16):
     """Run `fn`; assert it finished in `seconds` with Python allocations peaking under `megabytes`."""
     tracemalloc.start()
     start = time.perf_counter()
@@ -47,6 +47,7 @@ def bounded(fn, seconds=20.0, megabytes=64):
     finally:
         elapsed, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    print(f"\n{fn.__qualname__}: {elapsed:.2f}s, peak {peak / 2**20:.1f} MiB")
     assert elapsed < seconds and peak < megabytes * 2**20, (elapsed, peak)
 
 

@@ -61,7 +61,7 @@ def test_interpolations_to_other_keys_still_work(toy_nemo, tmp_path):
     assert model.cfg.dim == 3 and model.cfg.extra.e == 3 and model.layer.in_features == 3
 
 
-def _bounded(fn, seconds=10.0, megabytes=64):
+def _bounded(fn, seconds=10.0, megabytes=16):
     tracemalloc.start()
     start = time.perf_counter()
     try:
