@@ -277,3 +277,20 @@ def test_onnx_export_matches_pytorch(tmp_path):
         want_out, want_len = run(enc, xt, lt)
         np.testing.assert_array_equal(got_len, want_len.numpy())
         assert np.abs(got_out - want_out.numpy()).max() < 1e-4
+
+
+def test_fused_cpu_linear_path_gives_the_plain_numbers():
+    from nemo.collections.asr.parts.submodules.cpu_linear import set_onednn_linear
+
+    enc = encoder(subsampling_factor=8)
+    x, lens = features(b=3, t=97), torch.tensor([97, 80, 41])
+    fused, _ = run(enc, x, lens)
+    previous = set_onednn_linear(False)
+    try:
+        plain, _ = run(enc, x, lens)
+    finally:
+        set_onednn_linear(previous)
+    torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-5)
+    out, _ = enc(audio_signal=x, length=lens)  # with gradients: the plain path (the fused op has no backward)
+    out.sum().backward()
+    assert enc.layers[0].feed_forward1.linear1.weight.grad is not None

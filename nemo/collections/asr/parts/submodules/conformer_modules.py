@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nemo.collections.asr.parts.submodules.causal_convs import CausalConv1D
+from nemo.collections.asr.parts.submodules.cpu_linear import linear
 from nemo.collections.asr.parts.submodules.multi_head_attention import (
     MultiHeadAttention,
     RelPositionMultiHeadAttention,
@@ -65,7 +66,11 @@ class ConformerFeedForward(nn.Module):
         self.linear2 = nn.Linear(d_ff, d_model, bias=use_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+        if type(self.activation) is nn.SiLU:
+            h = linear(x, self.linear1.weight, self.linear1.bias, silu=True)
+        else:
+            h = self.activation(self.linear1(x))
+        return linear(self.dropout(h), self.linear2.weight, self.linear2.bias)
 
     def reset_parameters_ff(self) -> None:
         """NeMo's optional uniform init (bounds 1/sqrt(fan_in))."""
@@ -135,13 +140,13 @@ class ConformerConvolution(nn.Module):
     def forward(self, x: torch.Tensor, pad_mask: Optional[torch.Tensor] = None, cache=None) -> torch.Tensor:
         """(B, T, d), pad_mask (B, T) True = padding (zeroed before the depthwise conv) -> (B, T, d)."""
         _refuse_cache(cache)
-        x = F.linear(x, self.pointwise_conv1.weight.squeeze(-1), self.pointwise_conv1.bias)
+        x = linear(x, self.pointwise_conv1.weight.squeeze(-1), self.pointwise_conv1.bias)
         x = F.glu(x, dim=-1)
         if pad_mask is not None:
             x = x.masked_fill(pad_mask.unsqueeze(-1), 0.0)
         x = self._depthwise(x.contiguous())
         x = self.activation(self._norm(x))
-        return F.linear(x, self.pointwise_conv2.weight.squeeze(-1), self.pointwise_conv2.bias)
+        return linear(x, self.pointwise_conv2.weight.squeeze(-1), self.pointwise_conv2.bias)
 
     def reset_parameters_conv(self) -> None:
         """NeMo's optional uniform init."""

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nemo.collections.asr.parts.submodules.cpu_linear import linear as _linear
+
 __all__ = [
     "MultiHeadAttention",
     "RelPositionMultiHeadAttention",
@@ -93,7 +95,7 @@ class MultiHeadAttention(nn.Module):
 
     def _heads(self, x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
         """(B, T, D) -> (B, H, T, d_k)."""
-        return linear(x).view(x.size(0), -1, self.h, self.d_k).transpose(1, 2)
+        return _linear(x, linear.weight, linear.bias).view(x.size(0), -1, self.h, self.d_k).transpose(1, 2)
 
     def forward_qkv(self, query, key, value):
         """Project and split into heads: three (B, H, T, d_k) tensors."""
@@ -101,7 +103,8 @@ class MultiHeadAttention(nn.Module):
 
     def _merge(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, T, d_k) -> linear_out over (B, T, D)."""
-        return self.linear_out(x.transpose(1, 2).reshape(x.size(0), -1, self.h * self.d_k))
+        x = x.transpose(1, 2).reshape(x.size(0), -1, self.h * self.d_k)
+        return _linear(x, self.linear_out.weight, self.linear_out.bias)
 
     @property
     def _p_drop(self) -> float:
@@ -141,7 +144,8 @@ class RelPositionMultiHeadAttention(MultiHeadAttention):
                             x.storage_offset() + (qlen - 1) * s3)
 
     def _pos_heads(self, pos_emb: torch.Tensor) -> torch.Tensor:
-        return self.linear_pos(pos_emb).view(pos_emb.size(0), -1, self.h, self.d_k).transpose(1, 2)
+        p = _linear(pos_emb, self.linear_pos.weight)
+        return p.view(pos_emb.size(0), -1, self.h, self.d_k).transpose(1, 2)
 
     def forward(self, query, key, value, mask, pos_emb, cache=None, pad_mask=None):
         """As MultiHeadAttention, plus `pos_emb` (1, 2*T-1, D) from RelPositionalEncoding."""

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nemo.collections.asr.parts.submodules.causal_convs import CausalConv1D, CausalConv2D
+from nemo.collections.asr.parts.submodules.cpu_linear import linear
 
 __all__ = [
     "ConvSubsampling",
@@ -83,7 +84,7 @@ def _pointwise_ok(layer: nn.Module, x: torch.Tensor) -> bool:
 def _pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """`conv(x)` for a 1x1 conv on channels-last (B, C, T, F): a linear layer over the innermost channel axis
     (PyTorch's CPU conv would fall back to its slow im2col path here); the result stays channels-last."""
-    y = F.linear(x.permute(0, 2, 3, 1), conv.weight.reshape(conv.out_channels, conv.in_channels), conv.bias)
+    y = linear(x.permute(0, 2, 3, 1), conv.weight.reshape(conv.out_channels, conv.in_channels), conv.bias)
     return y.permute(0, 3, 1, 2)
 
 
@@ -254,7 +255,7 @@ class ConvSubsampling(nn.Module):
             x, lengths = self.conv(x, lengths)
         if self.conv2d_subsampling:
             b, c, t, f = x.size()
-            x = self.out(x.transpose(1, 2).reshape(b, t, c * f))
+            x = linear(x.transpose(1, 2).reshape(b, t, c * f), self.out.weight, self.out.bias)
         else:
             x = x.transpose(1, 2)
         return x, lengths
