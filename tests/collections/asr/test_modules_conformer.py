@@ -40,7 +40,7 @@ def run(enc, x, lens):
 
 
 # (`stacking` is left out: NeMo's frame stacking folds padding into the last stacked frame by design)
-@pytest.mark.parametrize("sub", ["dw_striding", "striding", "striding_conv1d", "dw_striding_conv1d"])
+@pytest.mark.parametrize("sub", ["dw_striding", "striding", "vggnet", "striding_conv1d", "dw_striding_conv1d"])
 @pytest.mark.parametrize("attention", ["rel_pos", "abs_pos"])
 def test_padded_item_equals_item_alone(sub, attention):
     """Padding never leaks into valid frames (masked subsampling, attention and conv masks)."""
@@ -294,3 +294,16 @@ def test_fused_cpu_linear_path_gives_the_plain_numbers():
     out, _ = enc(audio_signal=x, length=lens)  # with gradients: the plain path (the fused op has no backward)
     out.sum().backward()
     assert enc.layers[0].feed_forward1.linear1.weight.grad is not None
+
+
+def test_bypass_pre_encode_takes_subsampled_embeddings():
+    enc = encoder()
+    x, lens = features(), torch.tensor([61, 45, 30])
+    with torch.no_grad():
+        emb, emb_len = enc.pre_encode(x.transpose(1, 2), lens)
+        direct, direct_len = enc(audio_signal=emb, length=emb_len, bypass_pre_encode=True)
+    full, full_len = run(enc, x, lens)
+    torch.testing.assert_close(direct, full)
+    assert direct_len.tolist() == full_len.tolist()
+    with pytest.raises(ValueError, match="bypass_pre_encode is True"):
+        enc(audio_signal=x, length=lens, bypass_pre_encode=True)
