@@ -126,3 +126,19 @@ def test_decoder_joint_onnx_export_matches_pytorch(tmp_path):
     assert abs(got[0] - want.numpy()).max() < 1e-4
     assert abs(got[2] - h2.numpy()).max() < 1e-5 and abs(got[3] - c2.numpy()).max() < 1e-5
     assert dec._rnnt_export is False and joint._rnnt_export is False  # export state undone
+
+
+def test_inference_single_steps_match_the_lstm():
+    """Decoding's one-step path (eval, no grad: two matmuls per layer) equals nn.LSTM over the sequence."""
+    dec = _decoder(layers=2, dropout=0.3)
+    targets = torch.tensor([[1, 2, 3, 4], [5, 6, 0, 1]])
+    with torch.no_grad():
+        g, _, (h_all, c_all) = dec(targets=targets, target_length=torch.tensor([4, 4]))
+        out, state = dec.predict(None, None, add_sos=False, batch_size=2)
+        steps = [out]
+        for u in range(4):
+            out, state = dec.predict(targets[:, u : u + 1], state, add_sos=False)
+            steps.append(out)
+    torch.testing.assert_close(torch.cat(steps, dim=1).transpose(1, 2), g, atol=1e-6, rtol=0)
+    torch.testing.assert_close(state[0], h_all, atol=1e-6, rtol=0)
+    torch.testing.assert_close(state[1], c_all, atol=1e-6, rtol=0)
