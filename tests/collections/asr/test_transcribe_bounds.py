@@ -85,6 +85,17 @@ def test_chunked_input_mixed_with_short_ones_keeps_input_order(model):
     assert [h.text for h in got] == expected
 
 
+def test_merged_frames_buffer_grows_when_the_estimate_is_short():
+    from nemo.collections.asr.parts.mixins.transcription import _put
+
+    pieces = [torch.randn(3, n) for n in (4, 5, 6)]  # (D, T) like transducer encodings: time on axis 1
+    buffer, at = None, 0
+    for piece in pieces:
+        buffer = _put(buffer, piece, 1, at, capacity=2)
+        at += piece.shape[1]
+    assert torch.equal(buffer[:, :at], torch.cat(pieces, dim=1))
+
+
 def test_bad_chunk_settings_are_reported(model):
     with pytest.raises(ValueError, match="chunk_duration_s=-1"):
         model.transcribe([np.zeros(8000, dtype=np.float32)], verbose=False, chunk_duration_s=-1)

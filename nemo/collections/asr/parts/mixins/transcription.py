@@ -132,11 +132,11 @@ class _Windows(torch.utils.data.Dataset):
 
 
 def _put(buffer: Optional[torch.Tensor], piece: torch.Tensor, axis: int, at: int, capacity: int) -> torch.Tensor:
-    """Write `piece` into `buffer` at `at` along `axis`, allocating `capacity` frames first (grown if short)."""
+    """Write `piece` into `buffer` at `at` along `axis`, allocating `capacity` frames first (doubled if short)."""
     need = at + piece.shape[axis]
     if buffer is None or buffer.shape[axis] < need:
         shape = list(piece.shape)
-        shape[axis] = max(capacity, need)
+        shape[axis] = max(capacity, need, 2 * buffer.shape[axis] if buffer is not None else 0)
         grown = piece.new_empty(shape)
         if buffer is not None:
             grown.narrow(axis, 0, at).copy_(buffer.narrow(axis, 0, at))
