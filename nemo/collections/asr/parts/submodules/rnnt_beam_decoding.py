@@ -2,7 +2,10 @@
 (`maes`) over any decoder/joint with NeMo's interface (`score_hypothesis`, `batch_score_hypothesis`,
 `initialize_state`, `batch_select_state`, `joint`); beam size 1 runs the greedy search."""
 
+import bisect
 import copy
+import heapq
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -256,10 +259,15 @@ class BeamRNNTInfer(_TransducerBeamBase):
         cache = {}
         for i in range(int(encoded_lengths)):
             hi = h[:, i: i + 1, :]
-            hyps, kept = kept, []
-            while True:
-                best = max(hyps, key=lambda x: x.score)
-                hyps.remove(best)
+            # open hypotheses: a heap on (-score, arrival) pops the first-best as a list scan would; a child
+            # never outscores its parent, so the best open score only falls and a sorted list of finished
+            # scores counts those above it
+            order = itertools.count()
+            heap = [(-x.score, next(order), x) for x in kept]
+            heapq.heapify(heap)
+            kept, kept_scores = [], []
+            while heap:
+                best = heapq.heappop(heap)[2]
                 y, state, _ = self.decoder.score_hypothesis(best, cache)
                 ytu = self._logp(hi, y)[0, 0, 0, :]
                 top_v, top_i = ytu[non_blank].topk(beam_k, dim=-1)
@@ -273,18 +281,18 @@ class BeamRNNTInfer(_TransducerBeamBase):
                         new.alignments[-1].append((ytu.cpu().clone(), torch.tensor(k, dtype=torch.int32)))
                     if k == self.blank:
                         kept.append(new)
+                        bisect.insort(kept_scores, new.score)
                     else:
                         new.dec_state = state
                         new.y_sequence.append(k)
                         new.timestamp.append(i)
-                        hyps.append(new)
-                hyps_max = max(x.score for x in hyps)
-                most_prob = sorted([x for x in kept if x.score > hyps_max], key=lambda x: x.score)
-                if len(most_prob) >= beam:
+                        heapq.heappush(heap, (-new.score, next(order), new))
+                hyps_max = -heap[0][0] if heap else -math.inf
+                if len(kept_scores) - bisect.bisect_right(kept_scores, hyps_max) >= beam:
+                    kept = sorted([x for x in kept if x.score > hyps_max], key=lambda x: x.score)
                     if self.preserve_alignments:
-                        for x in most_prob:
+                        for x in kept:
                             x.alignments.append([])
-                    kept = most_prob
                     break
         if self.preserve_alignments:
             for x in kept:

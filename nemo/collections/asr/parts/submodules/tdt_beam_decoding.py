@@ -134,8 +134,7 @@ class BeamTDTInfer(_TransducerBeamBase):
             kept = [x for x in kept if x.last_frame > t]
             enc_t = encoder_outputs[:, t: t + 1, :]
             while hyps:
-                best = max(hyps, key=lambda x: x.score)
-                hyps.remove(best)
+                best = hyps.pop(max(range(len(hyps)), key=lambda j: hyps[j].score))
                 dec_out, state, _ = self.decoder.score_hypothesis(best, cache)
                 logp, dur_logp = self._logp(enc_t, dec_out)
                 logp, dur_logp = logp[0], dur_logp[0]
