@@ -85,6 +85,27 @@ def test_chunked_input_mixed_with_short_ones_keeps_input_order(model):
     assert [h.text for h in got] == expected
 
 
+def test_transducer_encodings_are_merged_the_same_way():
+    from nemo.core import ModelPT
+
+    tdt = ModelPT.restore_from(os.path.join(os.path.dirname(__file__), "data", "fastconformer", "fc_tdt_bpe.nemo"),
+                               map_location="cpu")
+    assert tdt._transcribe_frame_hop() == 160 * 8
+    seen = []
+    decode = tdt._transcribe_output_processing
+
+    def record(outputs, config):
+        seen.append((tuple(outputs["encoded"].shape), outputs["encoded_len"].tolist()))
+        return decode(outputs, config)
+
+    tdt._transcribe_output_processing = record
+    audio = (0.1 * np.random.default_rng(0).standard_normal(16000 * 25)).astype(np.float32)
+    whole = tdt.transcribe([audio], verbose=False, chunk_duration_s=None)[0]
+    chunked = tdt.transcribe([audio], verbose=False, chunk_duration_s=6.0, chunk_context_s=2.0)[0]
+    assert seen[0] == seen[1] == ((1, seen[0][0][1], 313), [313])  # (B, D, T): every frame once, in order
+    assert chunked.text == whole.text
+
+
 def test_merged_frames_buffer_grows_when_the_estimate_is_short():
     from nemo.collections.asr.parts.mixins.transcription import _put
 
