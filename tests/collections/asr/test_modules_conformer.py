@@ -307,3 +307,30 @@ def test_bypass_pre_encode_takes_subsampled_embeddings():
     assert direct_len.tolist() == full_len.tolist()
     with pytest.raises(ValueError, match="bypass_pre_encode is True"):
         enc(audio_signal=x, length=lens, bypass_pre_encode=True)
+
+
+@pytest.mark.parametrize("attention", ["rel_pos", "limited"])
+def test_rel_pos_query_blocks_equal_one_block(attention):
+    """Long inputs run rel_pos attention in query blocks (bounded memory) with the same numbers."""
+    enc = encoder(att_context_size=[6, 3] if attention == "limited" else None)
+    x, lens = features(t=173), torch.tensor([173, 120, 90])
+    ref, _ = run(enc, x, lens)
+    for layer in enc.layers:
+        layer.self_attn._QUERY_BLOCK = 10
+    got, _ = run(enc, x, lens)
+    torch.testing.assert_close(got, ref, atol=2e-5, rtol=1e-5)
+
+
+def test_layer_accepts_nemo_boolean_masks_and_additive_ones_alike():
+    from nemo.collections.asr.parts.submodules.multi_head_attention import additive_mask
+
+    enc = encoder()
+    layer = enc.layers[0]
+    x = torch.randn(2, 12, 32)
+    valid = torch.arange(12)[None, :] < torch.tensor([12, 7])[:, None]
+    att = ~(valid[:, None, :] & valid[:, :, None])  # NeMo's (B, T, T) mask, True = hidden
+    pos = enc.pos_enc(x)[1]
+    with torch.no_grad():
+        nemo_style = layer(x, att_mask=att, pos_emb=pos, pad_mask=~valid)
+        additive = layer(x, att_mask=additive_mask(att, x.dtype), pos_emb=pos, pad_mask=~valid)
+    torch.testing.assert_close(additive, nemo_style)

@@ -16,10 +16,10 @@ from torch import nn
 
 from nemo.collections.asr.parts.submodules.conformer_modules import ConformerLayer, make_self_attention
 from nemo.collections.asr.parts.submodules.multi_head_attention import (
+    INF_VAL,
     LocalAttRelPositionalEncoding,
     PositionalEncoding,
     RelPositionalEncoding,
-    additive_mask,
 )
 from nemo.collections.asr.parts.submodules.subsampling import (
     ConvSubsampling,
@@ -351,8 +351,8 @@ class ConformerEncoder(NeuralModule, Exportable):
                 length = length.to(torch.int64)
 
         audio_signal, pos_emb = self.pos_enc(x=audio_signal)
-        pad_mask, att_mask = self._create_masks(context, length, audio_signal.size(1), audio_signal.device)
-        att_mask = additive_mask(att_mask, audio_signal.dtype)  # built once, added to every layer's scores
+        pad_mask, att_mask = self._create_masks(context, length, audio_signal.size(1), audio_signal.device,
+                                                audio_signal.dtype)
 
         for lth, (drop_prob, layer) in enumerate(zip(self.layer_drop_probs, self.layers)):
             original = audio_signal
@@ -366,8 +366,8 @@ class ConformerEncoder(NeuralModule, Exportable):
             if self.reduction_position == lth:
                 audio_signal, length = self.reduction_subsampling(x=audio_signal, lengths=length)
                 _, pos_emb = self.pos_enc(x=audio_signal)
-                pad_mask, att_mask = self._create_masks(context, length, audio_signal.size(1), audio_signal.device)
-                att_mask = additive_mask(att_mask, audio_signal.dtype)
+                pad_mask, att_mask = self._create_masks(context, length, audio_signal.size(1), audio_signal.device,
+                                                        audio_signal.dtype)
 
         if self.out_proj is not None:
             audio_signal = self.out_proj(audio_signal)
@@ -375,25 +375,22 @@ class ConformerEncoder(NeuralModule, Exportable):
             audio_signal, length = self.reduction_subsampling(x=audio_signal, lengths=length)
         return audio_signal.transpose(1, 2), length.to(torch.int64)
 
-    def _create_masks(self, att_context_size, padding_length, max_audio_length: int, device
-                      ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """(pad_mask (B, T), att_mask (B, T, T)), True where padded/hidden; None when nothing is hidden."""
+    def _create_masks(self, att_context_size, padding_length, max_audio_length: int, device,
+                      dtype: torch.dtype = torch.float32) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """pad_mask (B, T), True on padding, and the additive attention mask (0 visible, -10000 hidden): padded
+        keys only, (B, 1, 1, T), under unlimited context, (B, 1, T, T) with the context band otherwise. Padded
+        query rows are zeroed from pad_mask by the attention. None where nothing is hidden."""
         valid = torch.arange(max_audio_length, device=device)[None, :] < padding_length[:, None]
         unlimited = self.att_context_style == "regular" and att_context_size[0] < 0 and att_context_size[1] < 0
         tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-        if not tracing and (not self.use_pad_mask or bool(valid.all())):
-            valid_all = True
-        else:
-            valid_all = False
+        valid_all = not tracing and (not self.use_pad_mask or bool(valid.all()))
         pad_mask = None if valid_all else ~valid
-        if self.self_attention_model == "rel_pos_local_attn":
+        if self.self_attention_model == "rel_pos_local_attn" or (valid_all and unlimited):
             return pad_mask, None
-        if valid_all and unlimited:
-            return None, None
-        att = valid[:, None, :] & valid[:, :, None]
+        visible = valid[:, None, None, :]
         if not unlimited:
-            att = att & self._context_band(att_context_size, max_audio_length, device)[None]
-        return pad_mask, ~att
+            visible = visible & self._context_band(att_context_size, max_audio_length, device)[None, None]
+        return pad_mask, (~visible).to(dtype) * -INF_VAL
 
     def _context_band(self, att_context_size, t: int, device) -> torch.Tensor:
         """(T, T) True where query i may see key j under the limited attention context."""

@@ -147,16 +147,33 @@ class RelPositionMultiHeadAttention(MultiHeadAttention):
         p = _linear(pos_emb, self.linear_pos.weight)
         return p.view(pos_emb.size(0), -1, self.h, self.d_k).transpose(1, 2)
 
+    # Longer inputs run in blocks of this many queries: the (T, 2T-1) position scores of a 10-minute input would
+    # otherwise take gigabytes (same numbers either way).
+    _QUERY_BLOCK = 1024
+
     def forward(self, query, key, value, mask, pos_emb, cache=None, pad_mask=None):
         """As MultiHeadAttention, plus `pos_emb` (1, 2*T-1, D) from RelPositionalEncoding."""
         _refuse_cache(cache)
         q, k, v = self.forward_qkv(query, key, value)
-        p = self._pos_heads(pos_emb)
+        p = self._pos_heads(pos_emb).transpose(-2, -1)
         q_u = q + self.pos_bias_u.unsqueeze(1)
         q_v = (q + self.pos_bias_v.unsqueeze(1)) * (1.0 / self.s_d_k)  # scaled here: (B, H, T, d_k) is small
-        bd = torch.matmul(q_v, p.transpose(-2, -1))
-        bd = self.rel_shift(bd)[..., : k.size(-2)]
-        return self._merge(attend(q_u, k, v, mask, bias=bd, dropout_p=self._p_drop, pad_mask=pad_mask))
+        t = q.size(2)
+        if t <= self._QUERY_BLOCK or _exporting() or mask is not None and mask.dtype == torch.bool:
+            bd = self.rel_shift(torch.matmul(q_v, p))[..., : k.size(-2)]
+            return self._merge(attend(q_u, k, v, mask, bias=bd, dropout_p=self._p_drop, pad_mask=pad_mask))
+        outs = []
+        for s in range(0, t, self._QUERY_BLOCK):
+            e = min(t, s + self._QUERY_BLOCK)
+            bd = torch.matmul(q_v[:, :, s:e], p)  # (B, H, e-s, 2T-1): rows s..e-1 of the full scores
+            s0, s1, s2, s3 = bd.stride()
+            bd = bd.as_strided((bd.size(0), bd.size(1), e - s, t), (s0, s1, s2 - s3, s3),
+                               bd.storage_offset() + (t - 1 - s) * s3)
+            blk_mask = None if mask is None or mask.size(-2) == 1 else mask[..., s:e, :]
+            blk_mask = mask if blk_mask is None else blk_mask
+            blk_pad = None if pad_mask is None else pad_mask[:, s:e]
+            outs.append(attend(q_u[:, :, s:e], k, v, blk_mask, bias=bd, dropout_p=self._p_drop, pad_mask=blk_pad))
+        return self._merge(torch.cat(outs, dim=2))
 
 
 class RelPositionMultiHeadAttentionLongformer(RelPositionMultiHeadAttention):
