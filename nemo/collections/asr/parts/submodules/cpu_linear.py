@@ -24,7 +24,8 @@ def set_onednn_linear(enabled: bool) -> bool:
 def _fused_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
     return (_STATE["enabled"] and x.device.type == "cpu" and x.dtype == torch.float32
             and weight.dtype == torch.float32 and not torch.is_grad_enabled() and not torch.jit.is_tracing()
-            and not torch.jit.is_scripting() and not torch.onnx.is_in_onnx_export())
+            and not torch.jit.is_scripting() and not torch.onnx.is_in_onnx_export()
+            and not torch.is_autocast_enabled("cpu"))  # under autocast F.linear runs in the autocast dtype
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, silu: bool = False
