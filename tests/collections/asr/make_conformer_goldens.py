@@ -3,7 +3,8 @@ trained a few steps and BatchNorm-calibrated (training mode, no gradients) on th
 lengths, with that padded batch's features, encoder outputs, log-probs and greedy ids; plus the state-dict listings
 of the full-size example configs. Run under NVIDIA NeMo 3.0.0's interpreter to make the goldens the tests restore:
 
-    /tmp/nemo_ref/bin/python tests/collections/asr/make_conformer_goldens.py write tests/collections/asr/data/conformer_options
+    /tmp/nemo_ref/bin/python tests/collections/asr/make_conformer_goldens.py write \
+        tests/collections/asr/data/conformer_options
 
 `check DIR` restores every archive in DIR with whichever `nemo` runs it and compares with the stored outputs;
 bench/asr_conformer_nemo_compat.py writes with this package and checks under NeMo (the other direction).
@@ -14,7 +15,6 @@ the masked conv stack without lengths (TypeError). For those groups the expected
 stack; everything after the subsampling is NeMo's code.
 """
 
-import copy
 import json
 import os
 import sys
@@ -128,7 +128,8 @@ def conv_stack_1d(sub, x, lengths):
             x = x * t[:, None, :].to(x.dtype)
         x = layer(x)
         if isinstance(layer, torch.nn.Conv1d) and layer.stride[0] != 1:
-            pads = getattr(layer, "_left_padding", layer.padding[0]) + getattr(layer, "_right_padding", layer.padding[0])
+            pads = (getattr(layer, "_left_padding", layer.padding[0])
+                    + getattr(layer, "_right_padding", layer.padding[0]))
             cur = torch.div(cur + pads - layer.kernel_size[0], layer.stride[0], rounding_mode="floor") + 1
     t = torch.arange(x.size(2))[None, :] < cur[:, None]
     x = x * t[:, None, :].to(x.dtype)
