@@ -2,7 +2,7 @@
 with --ref, the same under NVIDIA NeMo 3.0.0 (its CPU `default` is the numba-package loss; its `tdt` has no CPU
 path, so NeMo's side runs `tdt_pytorch`, its pure-PyTorch reference, on a smaller batch).
 
-    python bench/rnnt_loss.py [--rounds 3] [--ref /tmp/nemo_ref/bin/python]
+    python bench/rnnt_loss.py [--rounds 3] [--ref /tmp/nemo_ref/bin/python] [--shape B T U V]
 """
 
 import argparse
@@ -50,10 +50,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ref", default=None, help="NVIDIA NeMo's python")
+    ap.add_argument("--shape", type=int, nargs=4, default=(16, 100, 30, 128), metavar=("B", "T", "U", "V"))
     args = ap.parse_args()
     ours_env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=REPO)
     ref_env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH="")
-    full, small = (16, 100, 30, 128), (2, 20, 5, 128)
+    full, small = tuple(args.shape), (2, 20, 5, 128)
     result = {"shape_BTUV": list(full)}
     for name in ("default", "tdt"):
         ours = run(sys.executable, name, full, args.rounds, ours_env)

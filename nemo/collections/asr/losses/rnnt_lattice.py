@@ -87,18 +87,20 @@ def _logsumexp(terms):
 class _Lattice:
     """Arc weights on a (B, T + 1, U + 1) grid; row T only holds the terminal node of full-length utterances."""
 
-    def __init__(self, token_logits, duration_logits, targets, input_lengths, target_lengths, spec: LatticeSpec):
-        B, T, U1, _ = token_logits.shape
+    def __init__(self, logits, num_durations, targets, input_lengths, target_lengths, spec: LatticeSpec):
+        B, T, U1, width = logits.shape
         self.B, self.T, self.U1, self.spec = B, T, U1, spec
-        dev = token_logits.device
-        x = token_logits
+        self.num_tokens = width - num_durations
+        dev = logits.device
+        x = logits[..., : self.num_tokens]
         lse = torch.logsumexp(x, dim=-1)
+        self.lse = lse
         y = torch.zeros(B, U1, dtype=torch.long, device=dev)
         if U1 > 1:
             y[:, : U1 - 1] = targets[:, : U1 - 1].clamp(0, x.shape[-1] - 1)
         self.targets = y
         label_lp = x.gather(-1, y[:, None, :, None].expand(B, T, U1, 1)).squeeze(-1) - lse - spec.sigma
-        dur_lp = torch.log_softmax(duration_logits, dim=-1) if duration_logits is not None else None
+        dur_lp = torch.log_softmax(logits[..., self.num_tokens:], dim=-1) if num_durations else None
 
         t = torch.arange(T + 1, device=dev)[None, :, None]
         u = torch.arange(U1, device=dev)[None, None, :]
@@ -109,8 +111,11 @@ class _Lattice:
             return torch.cat([w, w.new_full((B, 1, U1), _NEG_INF)], dim=1)
 
         self.blank_w, self.label_w = [], []
+        column_lp = {}
         for d, col, j in spec.blank_arcs:
-            w = x[..., col] - lse - spec.sigma
+            if col not in column_lp:
+                column_lp[col] = x[..., col] - lse - spec.sigma
+            w = column_lp[col]
             if j is not None:
                 w = w + dur_lp[..., j]
             # a blank lands at most on frame T_b, and on frame T_b only as the final arc (u == U_b)
@@ -158,63 +163,70 @@ class _Lattice:
 
 
 class TransducerLatticeLoss(torch.autograd.Function):
-    """Per-utterance cost -(1 + lambda) * log P(targets | logits) with NeMo's (FastEmit, clamp) gradient."""
+    """Per-utterance cost -(1 + lambda) * log P(targets | logits) with NeMo's (FastEmit, clamp) gradient; the last
+    `num_durations` logits (TDT) are duration logits, the rest token logits."""
 
     @staticmethod
-    def forward(ctx, token_logits, duration_logits, targets, input_lengths, target_lengths, spec):
+    def forward(ctx, logits, num_durations, targets, input_lengths, target_lengths, spec):
         with torch.no_grad():
-            lat = _Lattice(token_logits.detach(), None if duration_logits is None else duration_logits.detach(),
-                           targets, input_lengths, target_lengths, spec)
+            lat = _Lattice(logits.detach(), num_durations, targets, input_lengths, target_lengths, spec)
             alpha, beta, ll = lat.forward_backward()
         ctx.spec = spec
         ctx.lattice = lat
-        ctx.save_for_backward(token_logits, duration_logits, alpha, beta, ll)
+        ctx.num_durations = num_durations
+        ctx.save_for_backward(logits, alpha, beta, ll)
         return -(1.0 + spec.fastemit_lambda) * ll
 
     @staticmethod
     def backward(ctx, grad_costs):
-        token_logits, duration_logits, alpha, beta, ll = ctx.saved_tensors
-        spec, lat = ctx.spec, ctx.lattice
-        B, T, U1 = lat.B, lat.T, lat.U1
+        logits, alpha, beta, ll = ctx.saved_tensors
+        spec, lat, nd = ctx.spec, ctx.lattice, ctx.num_durations
+        B, T, U1, V = lat.B, lat.T, lat.U1, lat.num_tokens
         scale = 1.0 + spec.fastemit_lambda
-        ll_safe = torch.where(torch.isfinite(ll), ll, torch.zeros_like(ll)).view(B, 1, 1)
-        a = alpha[:, :T] - ll_safe
-        beta_next_u = torch.cat([beta[:, :, 1:], beta.new_full((B, beta.shape[1], 1), _NEG_INF)], dim=2)
-
-        occ_total = torch.zeros_like(a)
-        blank_cols = {}
-        dur_grad = torch.zeros_like(duration_logits) if duration_logits is not None else None
-        for (d, col, j), w in zip(spec.blank_arcs, lat.blank_w):
-            occ = torch.exp(a + w[:, :T] + beta[:, d: d + T])
-            occ_total += occ
-            blank_cols[col] = blank_cols.get(col, 0) + occ
-            if j is not None:
-                dur_grad[..., j] -= occ
-        occ_label = torch.zeros_like(a)
-        for (d, j), w in zip(spec.label_arcs, lat.label_w):
-            occ = torch.exp(a + w[:, :T] + beta_next_u[:, d: d + T])
-            occ_label += occ
-            if j is not None:
-                dur_grad[..., j] -= occ
-
         with torch.no_grad():
-            grad = torch.softmax(token_logits, dim=-1)
-            grad.mul_((occ_total + scale * occ_label).unsqueeze(-1))
+            ll_safe = torch.where(torch.isfinite(ll), ll, torch.zeros_like(ll)).view(B, 1, 1)
+            a = alpha[:, :T] - ll_safe
+            beta_next_u = torch.cat([beta[:, :, 1:], beta.new_full((B, beta.shape[1], 1), _NEG_INF)], dim=2)
+
+            occ_total = torch.zeros_like(a)
+            blank_cols = {}
+            dur_occ = logits.new_zeros((B, T, U1, nd)) if nd else None
+            for (d, col, j), w in zip(spec.blank_arcs, lat.blank_w):
+                occ = torch.exp(a + w[:, :T] + beta[:, d: d + T])
+                occ_total += occ
+                blank_cols[col] = blank_cols.get(col, 0) + occ
+                if j is not None:
+                    dur_occ[..., j] += occ
+            occ_label = torch.zeros_like(a)
+            for (d, j), w in zip(spec.label_arcs, lat.label_w):
+                occ = torch.exp(a + w[:, :T] + beta_next_u[:, d: d + T])
+                occ_label += occ
+                if j is not None:
+                    dur_occ[..., j] += occ
+
+            grad = torch.empty_like(logits)
+            tok = grad[..., :V]
+            tok.copy_(logits[..., :V])  # softmax in place: exp(x - logsumexp)
+            tok.sub_(lat.lse.unsqueeze(-1)).exp_()
+            tok.mul_((occ_total + scale * occ_label).unsqueeze(-1))
             for col, occ in blank_cols.items():
-                grad[..., col] -= occ
-            grad.scatter_add_(-1, lat.targets[:, None, :, None].expand(B, T, U1, 1), (-scale * occ_label)[..., None])
+                tok[..., col] -= occ
+            tok.scatter_add_(-1, lat.targets[:, None, :, None].expand(B, T, U1, 1), (-scale * occ_label)[..., None])
             if spec.clamp > 0.0:
-                grad.clamp_(-spec.clamp, spec.clamp)
-            g = grad_costs.view(B, 1, 1, 1).to(grad.dtype)
-            grad.mul_(g)
-            if dur_grad is not None:
-                dur_grad = dur_grad - torch.softmax(duration_logits, dim=-1) * dur_grad.sum(-1, keepdim=True)
-                dur_grad.mul_(g)
-        return grad, dur_grad, None, None, None, None
+                tok.clamp_(-spec.clamp, spec.clamp)
+            if nd:
+                if any(j is not None for _, _, j in spec.blank_arcs):
+                    # d(-log P)/d(duration logit) = p(duration) * (occupancy summed over durations) - occupancy
+                    p_dur = torch.softmax(logits[..., V:], dim=-1)
+                    grad[..., V:] = p_dur * dur_occ.sum(-1, keepdim=True) - dur_occ
+                else:
+                    grad[..., V:] = 0.0
+            grad.mul_(grad_costs.view(B, 1, 1, 1).to(grad.dtype))
+        return grad, None, None, None, None, None
 
 
-def transducer_loss(token_logits: torch.Tensor, duration_logits: Optional[torch.Tensor], targets: torch.Tensor,
-                    input_lengths: torch.Tensor, target_lengths: torch.Tensor, spec: LatticeSpec) -> torch.Tensor:
-    """Per-utterance transducer costs (B,) for raw or log-softmaxed logits (B, T, U+1, V[+D])."""
-    return TransducerLatticeLoss.apply(token_logits, duration_logits, targets.long(), input_lengths.long(),
+def transducer_loss(logits: torch.Tensor, num_durations: int, targets: torch.Tensor, input_lengths: torch.Tensor,
+                    target_lengths: torch.Tensor, spec: LatticeSpec) -> torch.Tensor:
+    """Per-utterance transducer costs (B,) for raw or log-softmaxed joint outputs (B, T, U+1, V[+durations])."""
+    return TransducerLatticeLoss.apply(logits, int(num_durations), targets.long(), input_lengths.long(),
                                        target_lengths.long(), spec)

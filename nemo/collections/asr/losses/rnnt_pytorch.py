@@ -97,7 +97,7 @@ class RNNTLossPytorch(_TransducerLossBase):
         acts, labels, act_lens, label_lens = self._prepare(acts, labels, act_lens, label_lens)
         _check_inputs(acts, labels, act_lens, label_lens, acts.shape[-1])
         spec = rnnt_spec(self.blank, self.fastemit_lambda, self.clamp)
-        return self._finish(transducer_loss(acts, None, labels, act_lens, label_lens, spec), label_lens)
+        return self._finish(transducer_loss(acts, 0, labels, act_lens, label_lens, spec), label_lens)
 
 
 class TDTLossPytorch(_TransducerLossBase):
@@ -124,16 +124,12 @@ class TDTLossPytorch(_TransducerLossBase):
         if acts.dim() == 4 and acts.shape[-1] != self.blank + 1 + self.n_durations:
             raise ValueError(f"TDT loss: joint output has {acts.shape[-1]} values, expected blank + 1 + durations "
                              f"= {self.blank + 1} + {self.n_durations}")
-        token_acts = acts[..., : -self.n_durations]
-        duration_acts = acts[..., -self.n_durations:]
-        _check_inputs(token_acts, labels, act_lens, label_lens, token_acts.shape[-1])
+        _check_inputs(acts, labels, act_lens, label_lens, acts.shape[-1] - self.n_durations)
         if self.omega > 0.0 and random.uniform(0, 1) < self.omega:
-            spec = rnnt_spec(self.blank, self.fastemit_lambda, self.clamp)
-            losses = transducer_loss(token_acts, None, labels, act_lens, label_lens, spec)
-            losses = losses + 0.0 * duration_acts.sum()  # durations take part with a zero gradient
+            spec = rnnt_spec(self.blank, self.fastemit_lambda, self.clamp)  # durations get a zero gradient
         else:
             spec = tdt_spec(self.blank, self.durations, self.sigma, self.fastemit_lambda, self.clamp)
-            losses = transducer_loss(token_acts, duration_acts, labels, act_lens, label_lens, spec)
+        losses = transducer_loss(acts, self.n_durations, labels, act_lens, label_lens, spec)
         return self._finish(losses, label_lens)
 
 
@@ -155,4 +151,4 @@ class MultiblankRNNTLossPytorch(_TransducerLossBase):
         acts, labels, act_lens, label_lens = self._prepare(acts, labels, act_lens, label_lens)
         _check_inputs(acts, labels, act_lens, label_lens, acts.shape[-1])
         spec = multiblank_spec(self.blank, self.big_blank_durations, self.sigma, self.fastemit_lambda, self.clamp)
-        return self._finish(transducer_loss(acts, None, labels, act_lens, label_lens, spec), label_lens)
+        return self._finish(transducer_loss(acts, 0, labels, act_lens, label_lens, spec), label_lens)
