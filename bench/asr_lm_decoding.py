@@ -78,8 +78,25 @@ def configs(arpa):
     return out
 
 
+def time_side(data_dir, best_lm, out_json):
+    """Seconds to decode the test set with beam 8 without and with the LM (config `best_lm`)."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    t = np.load(os.path.join(data_dir, "logprobs_test.npz"))
+    labels = [str(x) for x in t["labels"]]
+    cfgs = configs(os.path.join(data_dir, "lm3.arpa"))
+    out = {}
+    for key, name in (("beam", "beam"), ("lm", best_lm)):
+        decode(t["logp"][:BATCH], t["lengths"][:BATCH], labels, cfgs[name])  # warm-up (LM tables, caches)
+        out[key] = decode(t["logp"], t["lengths"], labels, cfgs[name])[1]
+    with open(out_json, "w", encoding="utf-8") as f:
+        json.dump(out, f)
+
+
 def run_side(data_dir, out_json):
-    """Decode dev and test with every config; the LM grid is scored on dev, the best LM config timed on test."""
+    """Decode dev and test with every config; the LM grid is scored on dev, the best config run on test."""
     import numpy as np
     import torch
 
@@ -100,14 +117,10 @@ def run_side(data_dir, out_json):
     refs = [str(r) for r in t["refs"]]
     result["texts"] = {}
     for name in ("greedy", "beam", best_lm):
-        times = []
-        for _ in range(3 if name != "greedy" else 1):
-            texts, seconds = decode(t["logp"], t["lengths"], labels, cfgs[name])
-            times.append(seconds)
+        texts, _ = decode(t["logp"], t["lengths"], labels, cfgs[name])
         key = "lm" if name == best_lm else name
         result["test"][key] = wer(texts, refs)
         result["texts"][key] = texts
-        result[f"{key}_utt_per_s"] = len(refs) / min(times)
     with open(out_json, "w", encoding="utf-8") as f:
         json.dump(result, f)
 
@@ -185,8 +198,13 @@ def main():
     p.add_argument("--ref", help="python of an NVIDIA NeMo install for the side-by-side run")
     p.add_argument("--out", default=os.path.join(REPO, "bench", "out", "lm"))
     p.add_argument("--train-budget", type=float, default=420.0, help="training seconds the epoch plan aims at")
+    p.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (ours, NeMo), best kept")
     p.add_argument("--side", help=argparse.SUPPRESS)  # internal: decode with this interpreter's nemo into FILE
+    p.add_argument("--time-lm", help=argparse.SUPPRESS)  # internal: time beam and this LM config into --side
     a = p.parse_args()
+    if a.side and a.time_lm:
+        time_side(a.out, a.time_lm, a.side)
+        return
     if a.side:
         run_side(a.out, a.side)
         return
@@ -203,7 +221,22 @@ def main():
         subprocess.run([a.ref, os.path.abspath(__file__), "--out", a.out, "--side", nemo_json], check=True,
                        env=env, cwd="/tmp")
         theirs = json.load(open(nemo_json))
+    timing = {"ours": {"beam": [], "lm": []}, "nemo": {"beam": [], "lm": []}}
+    for _ in range(a.rounds):  # alternate the libraries so that both see the same load on this shared machine
+        for who, python, result, kw in (("ours", sys.executable, ours, dict(env=dict(env, PYTHONPATH=REPO))),
+                                        ("nemo", a.ref, theirs, dict(env=env, cwd="/tmp"))):
+            if result is None:
+                continue
+            tj = os.path.join(a.out, f"time_{who}.json")
+            subprocess.run([python, os.path.abspath(__file__), "--out", a.out, "--side", tj,
+                            "--time-lm", result["best_lm"]], check=True, **kw)
+            for k, v in json.load(open(tj)).items():
+                timing[who][k].append(v)
     refs = [str(r) for r in __import__("numpy").load(os.path.join(a.out, "logprobs_test.npz"))["refs"]]
+    for who, result in (("ours", ours), ("nemo", theirs)):
+        if result is not None:
+            for k in ("beam", "lm"):
+                result[f"{k}_utt_per_s"] = len(refs) / min(timing[who][k])
     side = [{"ref": r, **{f"ours_{k}": ours["texts"][k][i] for k in ours["texts"]},
              **({f"nemo_{k}": theirs["texts"][k][i] for k in theirs["texts"]} if theirs else {})}
             for i, r in enumerate(refs)]

@@ -122,19 +122,8 @@ class BatchedBeamCTCComputer:
         for t in range(min(T, max_len)):
             live = t < lengths  # [B]
             all_live = bool(live.all())
-            act = ac > INACTIVE
-            hk = torch.where(act, hsh, unique)
             ext = nonblank & (cols != lab[:, :, None])  # [B, K, V]: the label extends the prefix
             cand = ac[:, :, None] + frames[t][:, None, :]
-            same = (hk[:, :, None] == hk[:, None, :]) & offdiag
-            if bool(same.any()):
-                # the blank- and token-ending slots of one prefix both reach (prefix, blank): merge them now
-                has = same.any(2)
-                pi = same.to(torch.int8).argmax(2)
-                blank = cand[:, :, Vb]
-                lower = has & (ar_k[None, :] < pi)
-                merged = torch.where(lower, self._combine(blank, blank.gather(1, pi)), blank)
-                cand[:, :, Vb] = merged.masked_fill(has & ~lower, INACTIVE)
             if frow is not None or self.beam_beta:
                 if frow is not None:
                     bonus = torch.cat([frow + self.beam_beta, frow.new_zeros(B, K, 1)], 2)
@@ -148,17 +137,18 @@ class BatchedBeamCTCComputer:
             top, flat_idx = total.view(B, K * V).topk(K, dim=1)
             src = flat_idx // V
             c = flat_idx - src * V
-            ok = top > INACTIVE
             if self.beam_threshold is not None:
-                ok &= top >= top[:, :1] - self.beam_threshold
+                ok = top >= top[:, :1] - self.beam_threshold  # also drops -inf: every utterance has a live slot
+            else:
+                ok = top > INACTIVE
             was_ext = ext.view(B, K * V).gather(1, flat_idx) & ok
-            new_ac = cand.reshape(B, K * V).gather(1, flat_idx).masked_fill(~ok, INACTIVE)
+            new_ac = torch.where(ok, cand.reshape(B, K * V).gather(1, flat_idx), INACTIVE)
             prev_h = hsh.gather(1, src)
             n_hsh = torch.where(was_ext, _hash_step(prev_h, c), prev_h)
-            # the other ways two candidates meet (one token from both slots of a prefix; a repeat and the parent
-            # prefix's extension by that token): merge equal (prefix, label) among the selected ones
-            dup = (n_hsh[:, :, None] == n_hsh[:, None, :]) & (c[:, :, None] == c[:, None, :])
-            dup &= (ok[:, :, None] & ok[:, None, :]) & offdiag
+            # selected candidates that reach the same (prefix, last-frame label) are one hypothesis: both slots of
+            # a prefix staying blank or taking the same token, or a repeat meeting its parent's extension
+            key = torch.where(ok, _hash_step(n_hsh, c), unique)
+            dup = (key[:, :, None] == key[:, None, :]) & offdiag
             if bool(dup.any()):
                 first = ~(dup & lower_tri).any(2)
                 pooled = self._reduce(torch.where(dup | eye, new_ac[:, None, :], INACTIVE), 2)
