@@ -334,3 +334,26 @@ def test_layer_accepts_nemo_boolean_masks_and_additive_ones_alike():
         nemo_style = layer(x, att_mask=att, pos_emb=pos, pad_mask=~valid)
         additive = layer(x, att_mask=additive_mask(att, x.dtype), pos_emb=pos, pad_mask=~valid)
     torch.testing.assert_close(additive, nemo_style)
+
+
+def test_stochastic_depth_in_training_drops_or_rescales_a_layer():
+    """NeMo's rule: a dropped layer passes its input on; a kept one has its residual scaled by 1/(1-p)."""
+    enc = encoder(dropout=0.0, dropout_pre_encoder=0.0, dropout_emb=0.0, dropout_att=0.0).train()
+    enc.layer_drop_probs = [0.0, 0.5]
+    x, lens = features(), torch.tensor([61, 45, 30])
+
+    def by_hand(drop):
+        with torch.no_grad():
+            h, hl = enc.pre_encode(x.transpose(1, 2), lens)
+            h, pos = enc.pos_enc(h)
+            pad, att = enc._create_masks([-1, -1], hl, h.size(1), h.device)
+            h = enc.layers[0](h, att_mask=att, pos_emb=pos, pad_mask=pad)
+            out = enc.layers[1](h, att_mask=att, pos_emb=pos, pad_mask=pad)
+            return (h if drop else (out - h) / 0.5 + h).transpose(1, 2)
+
+    for seed in range(20):
+        torch.manual_seed(seed)
+        dropped = bool(torch.rand(1) < 0.5)
+        torch.manual_seed(seed)
+        got, _ = run(enc, x, lens)
+        torch.testing.assert_close(got, by_hand(dropped), atol=1e-5, rtol=1e-5)
