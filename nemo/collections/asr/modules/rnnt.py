@@ -131,8 +131,8 @@ class RNNTDecoder(NeuralModule, Exportable):
         return lstm.proj_size == 0 and lstm.bias and not lstm.bidirectional
 
     def _lstm_step(self, x: torch.Tensor, state):
-        """One LSTM time step as two matrix products per layer: the same function as `nn.LSTM` on a
-        length-1 sequence, without oneDNN's per-call weight reordering (the decoding loops' main cost)."""
+        """One LSTM time step as one matrix product per layer ([x, h] against [W_ih | W_hh], cached): the same
+        function as `nn.LSTM` on a length-1 sequence, without oneDNN's per-call weight reordering."""
         lstm = self.prediction["dec_rnn"].lstm
         batch = x.shape[0]
         if state is None:
@@ -140,11 +140,8 @@ class RNNTDecoder(NeuralModule, Exportable):
             state = (zeros, zeros)
         h_prev, c_prev = state
         hs, cs = [], []
-        for layer in range(lstm.num_layers):
-            w_ih = getattr(lstm, f"weight_ih_l{layer}")
-            w_hh = getattr(lstm, f"weight_hh_l{layer}")
-            bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
-            gates = torch.addmm(bias, x, w_ih.t()).addmm_(h_prev[layer], w_hh.t())
+        for layer, (weight, bias) in enumerate(self._step_weights(lstm)):
+            gates = torch.addmm(bias, torch.cat([x, h_prev[layer]], dim=1), weight)
             i, f, g, o = gates.chunk(4, dim=1)
             c = torch.sigmoid(f) * c_prev[layer] + torch.sigmoid(i) * torch.tanh(g)
             x = torch.sigmoid(o) * torch.tanh(c)
@@ -152,40 +149,21 @@ class RNNTDecoder(NeuralModule, Exportable):
             cs.append(c)
         return x.unsqueeze(1), (torch.stack(hs), torch.stack(cs))
 
-    # ----------------------------------------------------------- beam search
-    def score_hypothesis(self, hypothesis, cache: Dict[Tuple[int, ...], Any]):
-        """Prediction output (1, 1, H) and state after a hypothesis' last token (blank = start), cached by
-        token sequence; also the last token (1,)."""
-        device = self.prediction["embed"].weight.device
-        last = int(hypothesis.y_sequence[-1])
-        key = tuple(int(t) for t in hypothesis.y_sequence)
-        if key not in cache:
-            if last == self.blank_idx:
-                y, state = self.predict(None, state=None, add_sos=False, batch_size=1)
-            else:
-                y, state = self.predict(torch.full([1, 1], last, device=device, dtype=torch.long),
-                                        state=hypothesis.dec_state, add_sos=False, batch_size=1)
-            cache[key] = (y[:, -1:, :], state)
-        y, state = cache[key]
-        return y, state, torch.full([1], last, device=device, dtype=torch.long)
-
-    def batch_score_hypothesis(self, hypotheses, cache: Dict[Tuple[int, ...], Any]):
-        """Batched `score_hypothesis` over per-hypothesis states [(L, H), (L, H)]: lists of (1, H) outputs and
-        of states, one per hypothesis."""
-        if not hypotheses:
-            raise ValueError("batch_score_hypothesis: no hypotheses were given")
-        device = self.prediction["embed"].weight.device
-        keys = [tuple(int(t) for t in h.y_sequence) for h in hypotheses]
-        todo = [i for i, k in enumerate(keys) if k not in cache]
-        todo = [i for j, i in enumerate(todo) if keys[i] not in {keys[p] for p in todo[:j]}]
-        if todo:
-            tokens = torch.tensor([int(hypotheses[i].y_sequence[-1]) for i in todo], device=device,
-                                  dtype=torch.long).view(-1, 1)
-            states = self.batch_initialize_states([hypotheses[i].dec_state for i in todo])
-            out, new_states = self.predict(tokens, state=states, add_sos=False, batch_size=len(todo))
-            for row, i in enumerate(todo):
-                cache[keys[i]] = (out[row], self.batch_select_state(new_states, row))
-        return [cache[k][0] for k in keys], [cache[k][1] for k in keys]
+    def _step_weights(self, lstm):
+        """Per layer ([W_ih | W_hh]^T, b_ih + b_hh), rebuilt whenever a weight changed (version or storage)."""
+        params = list(lstm.parameters())
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+        cached = getattr(self, "_step_cache", None)
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                layers = []
+                for layer in range(lstm.num_layers):
+                    w = torch.cat([getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}")], dim=1)
+                    b = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
+                    layers.append((w.t().contiguous(), b))
+            cached = (key, layers)
+            self._step_cache = cached
+        return cached[1]
 
     # ----------------------------------------------------------------- states
     def initialize_state(self, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
