@@ -2,8 +2,8 @@
 
 A hypothesis is a label prefix plus the label of its last frame (blank or the prefix's last token), so a prefix
 holds at most two beam slots (blank-ending and token-ending), as in NeMo's `beam_batch`. Candidates that reach
-the same (prefix, last frame label) are merged before the top-k: by log-sum-exp (default: the beam then scores a
-prefix by its total CTC probability over alignments) or by max (Viterbi, NeMo's rule). Fusion models score a
+the same (prefix, last frame label) among the top-k are merged: by log-sum-exp (default: the beam then scores a
+prefix by its CTC probability summed over its alignments) or by max (Viterbi, NeMo's rule). Fusion models score a
 token when it extends the prefix: `alpha * log p_LM(token | prefix) + beam_beta`, and the LM's end-of-sentence
 score is added at the end. With beam 1 this is greedy decoding; with a beam as large as the lattice it is exact.
 """
