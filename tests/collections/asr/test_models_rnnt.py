@@ -263,3 +263,19 @@ def test_onnx_export_of_encoder_and_decoder_joint_matches_pytorch(tmp_path):
         g, _ = model.decoder.predict(targets.long(), (h, c), add_sos=False)
         want = model.joint.joint(enc.transpose(1, 2), g)
     assert got[0].shape == tuple(want.shape) and np.abs(got[0] - want.numpy()).max() < 1e-4
+
+
+def test_hybrid_in_ctc_mode_exports_encoder_and_ctc_head_as_one_graph(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model = _model("hybrid_bpe_rnnt")
+    model.change_decoding_strategy(decoder_type="ctc", verbose=False)
+    paths, _ = model.export(str(tmp_path / "ctc.onnx"))
+    assert [Path(p).name for p in paths] == ["ctc.onnx"]
+    signal, lengths = _audio()
+    with torch.no_grad():
+        feats, feat_len = model.preprocessor(input_signal=signal, length=lengths)
+        enc, _ = model.encoder(audio_signal=feats, length=feat_len)
+        want = model.ctc_decoder(encoder_output=enc)
+    session = ort.InferenceSession(paths[0], providers=["CPUExecutionProvider"])
+    got = session.run(None, dict(zip([i.name for i in session.get_inputs()], [feats.numpy(), feat_len.numpy()])))
+    assert got[0].shape == tuple(want.shape) and np.abs(got[0] - want.numpy()).max() < 1e-4

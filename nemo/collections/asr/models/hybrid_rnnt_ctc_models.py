@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from nemo.collections.asr.losses.ctc import CTCLoss
 from nemo.collections.asr.metrics.wer import WER
 from nemo.collections.asr.models.rnnt_models import EncDecRNNTModel
-from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
+from nemo.collections.asr.parts.mixins.transcription import TranscribeConfig
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
 from nemo.collections.asr.parts.utils.timestamp_utils import process_timestamp_outputs
 from nemo.utils import logging
@@ -224,6 +224,14 @@ class EncDecHybridRNNTCTCModel(EncDecRNNTModel):
     @property
     def output_module(self):
         return self.decoder if self.cur_decoder == "rnnt" else self.ctc_decoder
+
+    @property
+    def input_types_for_export(self):
+        return getattr(self.encoder, "input_types_for_export", self.encoder.input_types)
+
+    @property
+    def output_types_for_export(self):
+        return self.output_module.output_types
 
     def forward_for_export(self, audio_signal, length=None):
         """Encoder + CTC head: (audio_signal features, length) -> CTC log-probs."""

@@ -2,7 +2,7 @@
 RNN-T or TDT loss, decoded greedily (per utterance or batched) over a character vocabulary."""
 
 import copy
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional
 
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
@@ -200,10 +200,12 @@ class EncDecRNNTModel(ASRModel, ASRTranscriptionMixin, Exportable):
         verbose: bool = True,
         timestamps: Optional[bool] = None,
         override_config: Optional[TranscribeConfig] = None,
+        use_lhotse: bool = True,
         **config_kwargs,
     ):
         """Transcribe files, a manifest, arrays or a DataLoader; `timestamps=True` adds char/word/segment times
-        (and keeps `decoding.compute_timestamps` on, as NeMo does)."""
+        (and keeps `decoding.compute_timestamps` on, as NeMo does). `use_lhotse` is accepted for NeMo's
+        signature; audio is always read in memory here."""
         if override_config is not None and override_config.timestamps is not None:
             timestamps = override_config.timestamps
         if timestamps is not None:
