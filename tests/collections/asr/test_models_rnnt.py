@@ -231,12 +231,29 @@ def test_transcribe_timestamps_in_seconds_and_strategy_change():
     cfg.strategy = "greedy"
     char.change_decoding_strategy(cfg, verbose=False)
     assert isinstance(char.decoding.decoding, GreedyRNNTInfer)
+
+
+@pytest.mark.parametrize("kind", ["rnnt_char", "tdt_bpe"])
+def test_beam_strategy_runs_on_the_models_prediction_net(kind):
+    """`strategy: beam` (rnnt_beam_decoding / tdt_beam_decoding) on RNNTDecoder's score_hypothesis API; for
+    RNN-T a beam of 1 is the greedy search."""
+    model = _model(kind)
+    with torch.no_grad():
+        model.joint.joint_net[-1].bias[model.decoding.blank_id] -= 0.5
+    audio = [a[:n].numpy() for a, n in zip(*_audio())]
+    greedy_cfg = model.cfg.decoding.copy()
+    greedy_cfg.strategy = "greedy"
+    model.change_decoding_strategy(greedy_cfg, verbose=False)
+    greedy = [h.text for h in model.transcribe(audio, batch_size=2, verbose=False)]
+    cfg = model.cfg.decoding.copy()
     cfg.strategy = "beam"
-    try:
-        import nemo.collections.asr.parts.submodules.rnnt_beam_decoding  # noqa: F401
-    except ImportError:
-        with pytest.raises(ValueError, match="beam"):
-            char.change_decoding_strategy(cfg, verbose=False)
+    cfg.beam = {"beam_size": 1 if kind == "rnnt_char" else 2, "return_best_hypothesis": True, "max_symbols_per_step": 5}
+    model.change_decoding_strategy(cfg, verbose=False)
+    assert type(model.decoding.decoding).__name__ == ("BeamRNNTInfer" if kind == "rnnt_char" else "BeamTDTInfer")
+    beam = model.transcribe(audio, batch_size=2, verbose=False)
+    assert all(h.text for h in beam)
+    if kind == "rnnt_char":
+        assert [h.text for h in beam] == greedy
 
 
 def test_onnx_export_of_encoder_and_decoder_joint_matches_pytorch(tmp_path):

@@ -165,6 +165,47 @@ class RNNTDecoder(NeuralModule, Exportable):
             self._step_cache = cached
         return cached[1]
 
+    # ----------------------------------------------------------- beam search
+    def score_hypothesis(self, hypothesis, cache: Dict[Tuple[int, ...], Any]):
+        """Prediction output (1, 1, H) and state after a hypothesis' last token (blank = start over), cached by
+        token sequence; returns (y, state, last token as a (1,) tensor)."""
+        if hypothesis.dec_state is not None:
+            device = hypothesis.dec_state[0].device
+        else:
+            device = self.prediction["embed"].weight.device
+        last = int(hypothesis.y_sequence[-1])
+        target = torch.full([1, 1], fill_value=last, device=device, dtype=torch.long)
+        key = tuple(int(t) for t in hypothesis.y_sequence)
+        if key not in cache:
+            if last == self.blank_idx:
+                y, state = self.predict(None, state=None, add_sos=False, batch_size=1)
+            else:
+                y, state = self.predict(target, state=hypothesis.dec_state, add_sos=False, batch_size=1)
+            cache[key] = (y[:, -1:, :], state)
+        y, state = cache[key]
+        return y, state, target[:, -1]
+
+    def batch_score_hypothesis(self, hypotheses, cache: Dict[Tuple[int, ...], Any]):
+        """`score_hypothesis` for many hypotheses in one prediction step: ([(1, H)...], [state per hypothesis])."""
+        if not hypotheses:
+            raise ValueError("No hypotheses was provided for the batch!")
+        device = self.prediction["embed"].weight.device
+        final: List[Any] = [None] * len(hypotheses)
+        pending = []
+        for i, hyp in enumerate(hypotheses):
+            key = tuple(int(t) for t in hyp.y_sequence)
+            if key in cache:
+                final[i] = cache[key]
+            else:
+                pending.append((i, key, int(hyp.y_sequence[-1]), hyp.dec_state))
+        if pending:
+            tokens = torch.tensor([p[2] for p in pending], device=device, dtype=torch.long).view(len(pending), 1)
+            states = self.batch_initialize_states([p[3] for p in pending])
+            out, states = self.predict(tokens, state=states, add_sos=False, batch_size=len(pending))
+            for row, (i, key, _, _) in enumerate(pending):
+                final[i] = cache[key] = (out[row], self.batch_select_state(states, row))
+        return [f[0] for f in final], [f[1] for f in final]
+
     # ----------------------------------------------------------------- states
     def initialize_state(self, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Zero (or, when training with random_state_sampling, random) (h, c), each (L, B, H)."""

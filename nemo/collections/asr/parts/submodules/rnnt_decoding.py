@@ -166,9 +166,13 @@ class AbstractRNNTDecoding:
                       preserve_alignments=self.preserve_alignments)
         if self._is_tdt:
             kwargs["durations"] = list(self.durations)
-        for key in ("tsd_max_sym_exp_per_step", "alsd_max_target_len", "maes_num_steps", "maes_prefix_alpha",
-                    "maes_expansion_gamma", "maes_expansion_beta", "softmax_temperature", "max_symbols_per_step"):
-            if section.get(key, None) is not None:
+        import inspect
+
+        accepted = inspect.signature(infer_cls.__init__).parameters
+        for key in ("tsd_max_sym_exp_per_step", "alsd_max_target_len", "nsc_max_timesteps_expansion",
+                    "nsc_prefix_alpha", "maes_num_steps", "maes_prefix_alpha", "maes_expansion_gamma",
+                    "maes_expansion_beta", "softmax_temperature", "max_symbols_per_step"):
+            if section.get(key, None) is not None and key in accepted:  # options of other search types are skipped
                 kwargs[key] = section.get(key)
         return infer_cls(**kwargs)
 
