@@ -20,8 +20,6 @@ __all__ = ["BeamRNNTInfer", "BeamRNNTInferConfig", "pack_hypotheses", "is_prefix
 
 # Search types NeMo names that are not provided here; each gets an error naming it.
 _NOT_PROVIDED = {
-    "tsd": "time-synchronous decoding",
-    "alsd": "alignment-length synchronous decoding",
     "nsc": "constrained beam search (NeMo does not implement it either)",
     "malsd_batch": "batched modified alignment-length synchronous decoding",
     "maes_batch": "batched modified adaptive expansion search",
@@ -68,7 +66,8 @@ def select_k_expansions(hyps: List[Hypothesis], topk_idxs: torch.Tensor, topk_lo
 def _check_common_options(search_type, language_model, ngram_lm_model, hat_subtract_ilm):
     if search_type in _NOT_PROVIDED:
         raise ValueError(f"Transducer beam search type {search_type!r} ({_NOT_PROVIDED[search_type]}) is not "
-                         f"provided by this implementation; use 'default' (strategy 'beam') or 'maes'")
+                         f"provided by this implementation; use 'default' (strategy 'beam'), 'tsd', 'alsd' "
+                         "or 'maes'")
     if language_model is not None or ngram_lm_model:
         raise ValueError("Language-model fusion in transducer beam search (language_model / ngram_lm_model) is not "
                          "provided by this implementation; decode without it")
@@ -128,7 +127,8 @@ class _TransducerBeamBase(Typing):
 
 
 class BeamRNNTInfer(_TransducerBeamBase):
-    """Beam search for RNN-T models: `default` (the standard transducer beam search) or `maes`."""
+    """Beam search for RNN-T models: `default` (the standard transducer beam search), `tsd` (time-synchronous),
+    `alsd` (alignment-length synchronous) or `maes` (modified adaptive expansion)."""
 
     def __init__(
         self,
@@ -185,6 +185,12 @@ class BeamRNNTInfer(_TransducerBeamBase):
             self.search_algorithm = self.greedy_search
         elif search_type == "default":
             self.search_algorithm = self.default_beam_search
+        elif search_type in ("tsd", "alsd"):
+            if not getattr(decoder_model, "blank_as_pad", False):
+                raise ValueError(f"Search type {search_type!r} needs a decoder with `blank_as_pad` (the blank "
+                                 "token as its padding value); use 'default' or 'maes'")
+            self.search_algorithm = (self.time_sync_decoding if search_type == "tsd"
+                                     else self.align_length_sync_decoding)
         elif search_type == "maes":
             if self.maes_prefix_alpha < 0:
                 raise ValueError("`maes_prefix_alpha` must be a non-negative integer.")
@@ -196,7 +202,8 @@ class BeamRNNTInfer(_TransducerBeamBase):
             self.max_candidates += self.maes_expansion_beta
             self.search_algorithm = self.modified_adaptive_expansion_search
         else:
-            raise ValueError(f"Unknown transducer beam search type {search_type!r}; use 'default' or 'maes'")
+            raise ValueError(f"Unknown transducer beam search type {search_type!r}; use 'default', 'tsd', 'alsd' "
+                             "or 'maes'")
 
     # ------------------------------------------------------------------ helpers
     def _logp(self, enc_out: torch.Tensor, dec_out: torch.Tensor) -> torch.Tensor:
@@ -303,6 +310,89 @@ class BeamRNNTInfer(_TransducerBeamBase):
                 if x.y_sequence[0] == int(partial_hypotheses.y_sequence[-1]) and len(x.y_sequence) > 1:
                     x.y_sequence = x.y_sequence[1:]
         return self.sort_nbest(kept)
+
+    # ------------------------------------------------------------------ TSD / ALSD
+    def time_sync_decoding(self, h: torch.Tensor, encoded_lengths: torch.Tensor,
+                           partial_hypotheses: Optional[Hypothesis] = None) -> List[Hypothesis]:
+        """Time-synchronous decoding (Saon et al. 2020): per frame, up to `tsd_max_sym_exp_per_step` batched
+        rounds of label expansion; hypotheses ending the frame with the same tokens are merged."""
+        if partial_hypotheses is not None:
+            raise ValueError("partial_hypotheses are not supported by the `tsd` search")
+        beam = min(self.beam_size, self.vocab_size)
+        non_blank = torch.tensor([i for i in range(self.vocab_size + 1) if i != self.blank], device=h.device)
+        init_state = self.decoder.initialize_state(torch.zeros(beam, device=h.device, dtype=h.dtype))
+        kept = [Hypothesis(y_sequence=[self.blank], score=0.0, dec_state=self.decoder.batch_select_state(init_state, 0),
+                           timestamp=[-1], length=0)]
+        rounds = self.tsd_max_symmetric_expansion_per_step
+        rounds = -1 if rounds is None else int(rounds)
+        cache = {}
+        for i in range(int(encoded_lengths)):
+            hi = h[:, i: i + 1, :]
+            ended: List[Hypothesis] = []
+            frontier = kept
+            for _ in range(rounds):
+                dec_out, dec_states = self.decoder.batch_score_hypothesis(frontier, cache)
+                logp = self._logp(hi, torch.stack(dec_out))[:, 0, 0, :]
+                top_v, top_i = logp[:, non_blank].topk(beam, dim=-1)
+                ended_seqs = [x.y_sequence for x in ended]
+                for j, hyp in enumerate(frontier):
+                    score = hyp.score + float(logp[j, self.blank])
+                    if hyp.y_sequence in ended_seqs:
+                        at = ended_seqs.index(hyp.y_sequence)
+                        ended[at].score = float(_logaddexp(ended[at].score, score))
+                    else:
+                        ended.append(Hypothesis(score=score, y_sequence=hyp.y_sequence[:], dec_state=hyp.dec_state,
+                                                lm_state=hyp.lm_state, timestamp=hyp.timestamp[:],
+                                                length=encoded_lengths))
+                grown = []
+                for j, hyp in enumerate(frontier):
+                    for v, k in zip(top_v[j].tolist(), top_i[j].tolist()):
+                        grown.append(Hypothesis(score=hyp.score + v, y_sequence=hyp.y_sequence + [int(non_blank[k])],
+                                                dec_state=dec_states[j], lm_state=hyp.lm_state,
+                                                timestamp=hyp.timestamp + [i], length=encoded_lengths))
+                frontier = sorted(grown, key=lambda x: x.score, reverse=True)[:beam]
+            kept = sorted(ended, key=lambda x: x.score, reverse=True)[:beam]
+        return self.sort_nbest(kept)
+
+    def align_length_sync_decoding(self, h: torch.Tensor, encoded_lengths: torch.Tensor,
+                                   partial_hypotheses: Optional[Hypothesis] = None) -> List[Hypothesis]:
+        """Alignment-length synchronous decoding (Saon et al. 2020): step i extends every hypothesis by one arc,
+        so a hypothesis with u tokens sits on frame i - u; `alsd_max_target_len` bounds u (a float: per frame)."""
+        if partial_hypotheses is not None:
+            raise ValueError("partial_hypotheses are not supported by the `alsd` search")
+        beam = min(self.beam_size, self.vocab_size)
+        non_blank = torch.tensor([i for i in range(self.vocab_size + 1) if i != self.blank], device=h.device)
+        h = h[0]
+        n_frames = int(encoded_lengths)
+        max_len = self.alsd_max_target_length
+        u_max = int(max_len * n_frames) if isinstance(max_len, float) else int(max_len)
+        init_state = self.decoder.initialize_state(torch.zeros(beam, device=h.device, dtype=h.dtype))
+        kept = [Hypothesis(y_sequence=[self.blank], score=0.0, dec_state=self.decoder.batch_select_state(init_state, 0),
+                           timestamp=[-1], length=0)]
+        final: List[Hypothesis] = []
+        cache = {}
+        for i in range(n_frames + u_max):
+            active = [x for x in kept if i - (len(x.y_sequence) - 1) <= n_frames - 1]
+            if not active:
+                break
+            frames = [i - (len(x.y_sequence) - 1) for x in active]
+            dec_out, dec_states = self.decoder.batch_score_hypothesis(active, cache)
+            enc = torch.stack([h[t] for t in frames]).unsqueeze(1)
+            logp = self._logp(enc, torch.stack(dec_out))[:, 0, 0, :]
+            top_v, top_i = logp[:, non_blank].topk(beam, dim=-1)
+            grown = []
+            for j, hyp in enumerate(active):
+                ended = Hypothesis(score=hyp.score + float(logp[j, self.blank]), y_sequence=hyp.y_sequence[:],
+                                   dec_state=hyp.dec_state, lm_state=hyp.lm_state, timestamp=hyp.timestamp[:], length=i)
+                grown.append(ended)
+                if frames[j] == n_frames - 1:
+                    final.append(ended)
+                for v, k in zip(top_v[j].tolist(), top_i[j].tolist()):
+                    grown.append(Hypothesis(score=hyp.score + v, y_sequence=hyp.y_sequence + [int(non_blank[k])],
+                                            dec_state=dec_states[j], lm_state=hyp.lm_state,
+                                            timestamp=hyp.timestamp + [frames[j]], length=i))
+            kept = self.recombine_hypotheses(sorted(grown, key=lambda x: x.score, reverse=True)[:beam])
+        return self.sort_nbest(final) if final else kept
 
     # ------------------------------------------------------------------ mAES
     def prefix_search(self, hypotheses: List[Hypothesis], enc_out: torch.Tensor, prefix_alpha: int

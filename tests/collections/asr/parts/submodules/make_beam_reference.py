@@ -1,5 +1,6 @@
 """Writes tests/collections/asr/data/rnnt_beam_reference.npz: NVIDIA NeMo 3.0.0's transducer beam searches
-(BeamRNNTInfer default/maes/beam 1, BeamTDTInfer default/maes) on the tiny modules of tiny_transducer.py.
+(BeamRNNTInfer default/maes/beam 1, BeamTDTInfer default/maes) on the tiny modules of tiny_transducer.py, and
+(kind "nemo_modules") default/tsd/alsd/maes on NeMo's own RNNTDecoder/RNNTJoint, whose weights are saved too.
 
     /tmp/nemo_ref/bin/python tests/collections/asr/parts/submodules/make_beam_reference.py
 """
@@ -39,8 +40,38 @@ CASES = [
     dict(name="tdt_maes_b3", kind="tdt", V=6, T=9, seed=9, beam_size=3, search_type="maes", durations=[0, 1, 2, 4],
          maes_num_steps=2, maes_expansion_beta=2, blank_bias=-1.0),
 ]
+CASES += [
+    dict(name="modules_default_b3", kind="nemo_modules", V=5, T=7, seed=10, beam_size=3, search_type="default"),
+    dict(name="modules_tsd_b3", kind="nemo_modules", V=5, T=7, seed=11, beam_size=3, search_type="tsd",
+         tsd_max_sym_exp_per_step=3),
+    dict(name="modules_tsd_b2", kind="nemo_modules", V=4, T=6, seed=12, beam_size=2, search_type="tsd",
+         tsd_max_sym_exp_per_step=2, blank_bias=-1.0),
+    dict(name="modules_alsd_b3", kind="nemo_modules", V=5, T=7, seed=13, beam_size=3, search_type="alsd"),
+    dict(name="modules_alsd_b2", kind="nemo_modules", V=4, T=6, seed=14, beam_size=2, search_type="alsd",
+         alsd_max_target_len=4, blank_bias=-1.0),
+    dict(name="modules_maes_b2", kind="nemo_modules", V=5, T=7, seed=15, beam_size=2, search_type="maes",
+         maes_num_steps=2, maes_expansion_beta=2),
+]
+ENC, PRED = 8, 6
+
+
+def nemo_modules(seed, V, blank_bias):
+    """NeMo's own prediction net and joint, seeded and sharpened so beams differ from greedy."""
+    from nemo.collections.asr.modules.rnnt import RNNTDecoder, RNNTJoint
+
+    torch.manual_seed(seed)
+    dec = RNNTDecoder(prednet={"pred_hidden": PRED, "pred_rnn_layers": 1}, vocab_size=V)
+    joint = RNNTJoint(jointnet={"encoder_hidden": ENC, "pred_hidden": PRED, "joint_hidden": 10,
+                                "activation": "relu"}, num_classes=V)
+    with torch.no_grad():
+        for p in joint.parameters():
+            p.mul_(2.0)
+        joint.joint_net[-1].bias[V] += 2.0 + blank_bias
+    return dec.eval(), joint.eval()
+
+
 SEARCH_KEYS = ("beam_size", "search_type", "score_norm", "maes_num_steps", "maes_expansion_beta",
-               "maes_expansion_gamma")
+               "maes_expansion_gamma", "tsd_max_sym_exp_per_step", "alsd_max_target_len")
 
 
 def main():
@@ -48,17 +79,23 @@ def main():
     arrays, results = {}, {}
     for case in CASES:
         extra = len(case.get("durations", []))
-        dec, joint = make_model(case["seed"], case["V"], extra=extra)
-        with torch.no_grad():
-            joint.out.bias[case["V"]] += case.get("blank_bias", 0.0)
-        enc = make_encoder(case["seed"], case["T"], B=2)
+        if case["kind"] == "nemo_modules":
+            dec, joint = nemo_modules(case["seed"], case["V"], case.get("blank_bias", 0.0))
+            g = torch.Generator().manual_seed(case["seed"])
+            enc = torch.randn(2, ENC, case["T"], generator=g)
+        else:
+            dec, joint = make_model(case["seed"], case["V"], extra=extra)
+            with torch.no_grad():
+                joint.out.bias[case["V"]] += case.get("blank_bias", 0.0)
+            enc = make_encoder(case["seed"], case["T"], B=2)
         lengths = torch.tensor([case["T"], case["T"] - 2])
         kw = {k: case[k] for k in SEARCH_KEYS if k in case}
-        if case["kind"] == "rnnt":
+        if case["kind"] in ("rnnt", "nemo_modules"):
             search = BeamRNNTInfer(dec, joint, return_best_hypothesis=False, **kw)
         else:
             search = BeamTDTInfer(dec, joint, durations=case["durations"], return_best_hypothesis=False, **kw)
         (nbest,) = search(encoder_output=enc, encoded_lengths=lengths)
+        print(case["name"], "done", flush=True)
         out = []
         for utt in nbest:
             out.append([{"y_sequence": h.y_sequence.tolist(), "score": float(h.score),

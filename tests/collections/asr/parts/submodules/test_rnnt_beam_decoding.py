@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from nemo.collections.asr.modules.rnnt import RNNTDecoder, RNNTJoint
 from nemo.collections.asr.parts.submodules.rnnt_beam_decoding import BeamRNNTInfer
 from nemo.collections.asr.parts.submodules.tdt_beam_decoding import BeamTDTInfer
 from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis, NBestHypotheses
@@ -204,7 +205,7 @@ def test_tdt_default_beam_follows_durations():
 
 def test_unsupported_strategies_raise_clear_errors():
     dec, joint = _model(0, 3)
-    for name in ("tsd", "alsd", "nsc", "malsd_batch", "maes_batch"):
+    for name in ("nsc", "malsd_batch", "maes_batch"):
         with pytest.raises(ValueError, match=name):
             BeamRNNTInfer(dec, joint, beam_size=2, search_type=name)
     with pytest.raises(ValueError, match="Language-model"):
@@ -222,22 +223,34 @@ _REF_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "data", "rnnt_be
 _REF = np.load(_REF_PATH)
 _REF_RESULTS = json.loads(str(_REF["results_json"]))
 _SEARCH_KEYS = ("beam_size", "search_type", "score_norm", "maes_num_steps", "maes_expansion_beta",
-                "maes_expansion_gamma")
+                "maes_expansion_gamma", "tsd_max_sym_exp_per_step", "alsd_max_target_len")
+
+
+def _reference_modules(name, case):
+    """The case's decoder and joint with the weights NeMo ran: tiny test modules or the project's RNNT modules."""
+    durations = case.get("durations", [])
+    if case["kind"] == "nemo_modules":
+        dec = RNNTDecoder(prednet={"pred_hidden": 6, "pred_rnn_layers": 1}, vocab_size=case["V"])
+        joint = RNNTJoint(jointnet={"encoder_hidden": 8, "pred_hidden": 6, "joint_hidden": 10, "activation": "relu"},
+                          num_classes=case["V"])
+    else:
+        dec, joint = TinyDecoder(case["V"]), TinyJoint(case["V"] + 1 + len(durations))
+    for prefix, module in (("dec.", dec), ("joint.", joint)):
+        module.load_state_dict({k[len(name) + 1 + len(prefix):]: torch.from_numpy(_REF[k]) for k in _REF.files
+                                if k.startswith(f"{name}/{prefix}")})
+    return dec.eval(), joint.eval()
 
 
 @pytest.mark.parametrize("name", sorted(_REF_RESULTS))
 def test_matches_nemo_beam_search(name):
     case, want = _REF_RESULTS[name]["case"], _REF_RESULTS[name]["nbest"]
     durations = case.get("durations", [])
-    dec, joint = TinyDecoder(case["V"]), TinyJoint(case["V"] + 1 + len(durations))
-    for prefix, module in (("dec.", dec), ("joint.", joint)):
-        module.load_state_dict({k[len(name) + 1 + len(prefix):]: torch.from_numpy(_REF[k]) for k in _REF.files
-                                if k.startswith(f"{name}/{prefix}")})
+    dec, joint = _reference_modules(name, case)
     kw = {k: case[k] for k in _SEARCH_KEYS if k in case}
-    if case["kind"] == "rnnt":
-        search = BeamRNNTInfer(dec, joint, return_best_hypothesis=False, **kw)
-    else:
+    if case["kind"] == "tdt":
         search = BeamTDTInfer(dec, joint, durations=durations, return_best_hypothesis=False, **kw)
+    else:
+        search = BeamRNNTInfer(dec, joint, return_best_hypothesis=False, **kw)
     (nbest,) = search(encoder_output=torch.from_numpy(_REF[f"{name}/encoder"]),
                       encoded_lengths=torch.from_numpy(_REF[f"{name}/lengths"]))
     assert len(nbest) == len(want)
@@ -248,5 +261,7 @@ def test_matches_nemo_beam_search(name):
         for h, w in zip(got, want_utt):
             if case["kind"] == "tdt":  # NeMo stamps a token at its frame + duration; here at its frame
                 assert [t + d for t, d in zip(h.timestamp, h.token_duration)] == w["timestamp"]
+            elif case.get("search_type") == "alsd":  # NeMo stamps the alignment step (frame + tokens before)
+                assert [t + n for n, t in enumerate(h.timestamp)] == w["timestamp"]
             else:
                 assert list(h.timestamp) == w["timestamp"]
