@@ -1,6 +1,6 @@
 """Do transducer `.nemo` files written here restore in NVIDIA NeMo 3.0.0 with the same numbers and hypotheses?
 
-    python bench/asr_transducer_nemo_compat.py --ref /tmp/nemo_ref/bin/python
+    python bench/asr_transducer_nemo_compat.py --ref /tmp/nemo_ref/bin/python [--parakeet FILE]
 
 For each class (EncDecRNNTModel with RNN-T, EncDecRNNTBPEModel with TDT, EncDecHybridRNNTCTCModel with RNN-T,
 EncDecHybridRNNTCTCBPEModel with TDT; NeMo 3.0.0 cannot decode a character TDT model's timestamps, see
@@ -10,6 +10,9 @@ the archive and run the FastConformer golden batch: encoder output, prediction n
 greedy_batch and greedy hypotheses (token ids, frames, durations, scores), transcribe() texts and char/word/segment
 timestamps (one utterance per batch: NeMo's batched TDT durations differ, see docs/differences.md), and for the
 hybrids the CTC head's transcripts. One JSON line: per class the largest differences and which outputs agree.
+`--parakeet FILE`: instead, a parakeet-tdt-0.6b-v2-architecture EncDecRNNTBPEModel .nemo written here (e.g.
+bench/out/parakeet_tdt_0.6b_v2_untrained.nemo from bench/asr_fastconformer_speed.py --model tdt) through the same
+comparison (NeMo restores it with strict keys).
 """
 
 import argparse
@@ -162,6 +165,7 @@ def compare(ours: dict, theirs: dict) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ref", default="/tmp/nemo_ref/bin/python", help="Python interpreter with NVIDIA NeMo 3.0.0")
+    ap.add_argument("--parakeet", help="an EncDecRNNTBPEModel .nemo of the parakeet architecture written here")
     ap.add_argument("--side", nargs=3, metavar=("CLASS", "NEMO", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
@@ -169,10 +173,12 @@ def main() -> int:
         return 0
     sys.path.insert(0, REPO)
     results, ok = [], True
+    todo = [("EncDecRNNTBPEModel", os.path.abspath(args.parakeet))] if args.parakeet else [(c, None) for c in KINDS]
     with tempfile.TemporaryDirectory() as tmp:
-        for cls_name in KINDS:
-            path = os.path.join(tmp, f"{cls_name}.nemo")
-            build(cls_name, path)
+        for cls_name, given in todo:
+            path = given or os.path.join(tmp, f"{cls_name}.nemo")
+            if given is None:
+                build(cls_name, path)
             ours, theirs = os.path.join(tmp, "ours.json"), os.path.join(tmp, "theirs.json")
             outputs(cls_name, path, ours)
             env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
