@@ -1,4 +1,5 @@
-"""Modified Kneser-Ney n-gram estimation (Chen & Goodman, interpolated, as KenLM's lmplz does) in pure Python.
+"""Modified Kneser-Ney n-gram estimation (Chen & Goodman, interpolated; the estimator KenLM's lmplz implements,
+not compared with lmplz output here, as no KenLM binary is available) in pure Python.
 
 Input: sentences as lists of token ids. Output: an `NGramTable` ready for `write_arpa`; for every context the
 probabilities of all words (seen ones stored, unseen ones through back-off) sum to one.
