@@ -235,14 +235,14 @@ class BeamRNNTInfer(_TransducerBeamBase):
                 if alignments is not None:
                     alignments[-1].append((ytu.cpu(), torch.tensor(pred, dtype=torch.int32)))
                 if pred == self.blank:
-                    if alignments is not None:
-                        alignments.append([])
                     break
                 hyp.y_sequence.append(pred)
                 hyp.score += float(logp)
                 hyp.dec_state = state
                 hyp.timestamp.append(i)
                 y, state, _ = self.decoder.score_hypothesis(hyp, cache)
+            if alignments is not None:
+                alignments.append([])  # one list per frame, also when max_symbols_per_step ended it
         if alignments is not None and len(alignments[-1]) == 0:
             del alignments[-1]
         hyp.alignments = alignments
@@ -467,11 +467,14 @@ class BeamRNNTInfer(_TransducerBeamBase):
                     hyps = grown[:]
                     self._next_frame_alignments(hyps)
                 else:
-                    blank_logp = self._logp(enc_t, torch.stack(dec_out))[:, 0, 0, self.blank]
+                    final_logp = self._logp(enc_t, torch.stack(dec_out))[:, 0, 0, :]
                     for i, hyp in enumerate(grown):
-                        hyp.score += float(blank_logp[i])
+                        hyp.score += float(final_logp[i, self.blank])
                         hyp.dec_out.append(dec_out[i])
                         hyp.dec_state = dec_states[i]
+                        if self.preserve_alignments:  # the closing blank, so each frame keeps its own list
+                            hyp.alignments[-1].append((final_logp[i].clone().cpu(),
+                                                       torch.tensor(self.blank, dtype=torch.int32)))
                     kept = sorted(blanks + grown, key=lambda x: x.score, reverse=True)[:beam]
                     self._next_frame_alignments(kept)
         if self.preserve_alignments:

@@ -265,3 +265,19 @@ def test_matches_nemo_beam_search(name):
                 assert [t + n for n, t in enumerate(h.timestamp)] == w["timestamp"]
             else:
                 assert list(h.timestamp) == w["timestamp"]
+
+
+@pytest.mark.parametrize("search_type,beam_size", [("default", 2), ("maes", 2), ("default", 1)])
+def test_preserved_alignments_hold_one_list_per_frame_ending_in_blank(search_type, beam_size):
+    V, T = 4, 5
+    dec, joint = _model(6, V)
+    enc = _encoder(6, T)
+    kw = dict(maes_expansion_beta=1) if search_type == "maes" else {}
+    (hyps,) = BeamRNNTInfer(dec, joint, beam_size=beam_size, search_type=search_type, preserve_alignments=True,
+                            **kw)(encoder_output=enc, encoded_lengths=torch.tensor([T]))
+    hyp = hyps[0]
+    assert len(hyp.alignments) == T
+    labels = [[int(label) for _, label in frame] for frame in hyp.alignments]
+    assert all(frame[-1] == V or len(frame) == 5 for frame in labels)  # blank, or 5 symbols (beam 1's cap)
+    assert [k for frame in labels for k in frame if k != V] == hyp.y_sequence.tolist()
+    assert all(logp.shape == (V + 1,) for frame in hyp.alignments for logp, _ in frame)
