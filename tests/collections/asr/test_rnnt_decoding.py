@@ -196,3 +196,14 @@ def test_rnnt_decoder_predictions_tensor_texts_and_plain_hypotheses():
     assert [h.text for h in full] == [h.text for h in plain]
     assert all(h.text == re.sub(r"\s([.'])", r"\1", "".join(VOCAB[i] for i in h.y_sequence.tolist())) for h in full)
     assert plain[0].timestamp == []  # plain hypotheses carry score, ids and text only
+
+
+def test_hypothesis_has_nemo_fields_in_order():
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(Hypothesis)]
+    assert names == ["score", "y_sequence", "text", "dec_out", "dec_state", "timestamp", "alignments",
+                     "frame_confidence", "token_confidence", "word_confidence", "length", "y", "lm_state", "lm_scores",
+                     "ngram_lm_state", "tokens", "last_token", "token_duration", "last_frame", "biasing_cfg",
+                     "non_blank_step_confidence_precomputed", "xatt_scores"]  # NeMo 3.0.0's dataclass
+    assert Hypothesis(0.0, [1], text="two words").words == ["two", "words"]

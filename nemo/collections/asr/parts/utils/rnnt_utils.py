@@ -29,6 +29,14 @@ class Hypothesis:
     last_token: Optional[torch.Tensor] = None
     token_duration: Optional[torch.Tensor] = None
     last_frame: Optional[int] = None
+    biasing_cfg: Optional[Any] = None
+    non_blank_step_confidence_precomputed: Optional[List[float]] = None
+    xatt_scores: Optional[List[torch.Tensor]] = None
+
+    @property
+    def words(self) -> List[str]:
+        """The words of `text` (split on whitespace)."""
+        return [] if self.text is None else self.text.split()
 
     @property
     def non_blank_frame_confidence(self) -> List[float]:
