@@ -207,3 +207,21 @@ def test_hypothesis_has_nemo_fields_in_order():
                      "ngram_lm_state", "tokens", "last_token", "token_duration", "last_frame", "biasing_cfg",
                      "non_blank_step_confidence_precomputed", "xatt_scores"]  # NeMo 3.0.0's dataclass
     assert Hypothesis(0.0, [1], text="two words").words == ["two", "words"]
+
+
+def test_preserve_alignments_per_frame_in_both_searches():
+    """RNN-T alignments: one list per frame of (log-probs, label) for every step, blanks included."""
+    dec, joint = _nets(1, blank_shift=-0.5)
+    torch.manual_seed(11)
+    enc = torch.randn(2, 6, 9)
+    lengths = torch.tensor([9, 6])
+    kwargs = dict(blank_index=BLANK, max_symbols_per_step=3, preserve_alignments=True)
+    batched = GreedyBatchedRNNTInfer(dec, joint, **kwargs)(encoder_output=enc, encoded_lengths=lengths)[0]
+    single = GreedyRNNTInfer(dec, joint, **kwargs)(encoder_output=enc, encoded_lengths=lengths)[0]
+    for b, (x, y) in enumerate(zip(batched, single)):
+        assert len(x.alignments) == len(y.alignments) == int(lengths[b])
+        assert [[int(lab) for _, lab in frame] for frame in x.alignments] == \
+            [[int(lab) for _, lab in frame] for frame in y.alignments]
+        emitted = [int(lab) for frame in x.alignments for _, lab in frame if int(lab) != BLANK]
+        assert emitted == x.y_sequence.tolist()
+        torch.testing.assert_close(x.alignments[0][0][0], y.alignments[0][0][0], atol=1e-5, rtol=0)
