@@ -1,7 +1,8 @@
-"""Linear layers for CPU inference through oneDNN's fused matmul (bias and Swish in the same kernel).
+"""Linear + Swish for CPU inference through oneDNN's fused matmul (bias and Swish in the same kernel).
 
-Used without gradients on float32 CPU tensors only (the fused op has no backward); anywhere else, or with
-`set_onednn_linear(False)`, it is `F.linear` (+ `F.silu`). Same values to float32 rounding (~1e-7 relative).
+The fused kernel is used for `silu=True` without gradients on float32 CPU tensors only (it has no backward; a
+separate Swish pass costs ~50% of the matmul at these sizes, while plain linears are no faster through oneDNN);
+anywhere else, or with `set_onednn_linear(False)`, it is `F.linear` (+ `F.silu`). Same values to float32 rounding.
 """
 
 from typing import Optional
@@ -31,7 +32,7 @@ def _fused_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, silu: bool = False
            ) -> torch.Tensor:
     """x @ weight^T + bias, then Swish when `silu`."""
-    if _fused_ok(x, weight):
-        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "swish" if silu else "none", [], "")
+    if silu and _fused_ok(x, weight):
+        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "swish", [], "")
     y = F.linear(x, weight, bias)
     return F.silu(y) if silu else y
