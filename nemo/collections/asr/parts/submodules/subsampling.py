@@ -126,8 +126,9 @@ class MaskedConvSequential(nn.Sequential):
     @classmethod
     def _zero_padding_(cls, x: torch.Tensor, lengths: torch.Tensor, two_d: bool) -> torch.Tensor:
         """Zero each item's padded frames of a freshly computed `x` in place (a broadcast multiply over the whole
-        tensor costs several times more); the multiply is kept while tracing so exported graphs stay dynamic."""
-        if torch.jit.is_tracing():
+        tensor costs several times more); the multiply is kept while tracing so exported graphs stay dynamic, and
+        under autograd, where each in-place slice would make the backward pass copy the whole gradient per item."""
+        if torch.jit.is_tracing() or (x.requires_grad and torch.is_grad_enabled()):
             return cls._mask(x, lengths, two_d)
         t = x.size(2)
         for i, n in enumerate(lengths.clamp(min=0).to(torch.long).tolist()):
