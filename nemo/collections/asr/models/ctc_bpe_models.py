@@ -16,6 +16,8 @@ __all__ = ["EncDecCTCModelBPE"]
 class EncDecCTCModelBPE(EncDecCTCModel, ASRBPEMixin):
     """CTC over subword units; blank id = number of SentencePiece pieces."""
 
+    _BPE = True
+
     def setup_before_data(self) -> None:
         """The tokenizer (data loaders need it) and the decoder vocabulary it implies, as artifacts."""
         super().setup_before_data()
@@ -34,19 +36,6 @@ class EncDecCTCModelBPE(EncDecCTCModel, ASRBPEMixin):
 
     def _build_decoding(self, decoding_cfg):
         return CTCBPEDecoding(decoding_cfg, tokenizer=self.tokenizer)
-
-    def _build_dataset(self, config: DictConfig):
-        """Subword dataset for one data config (None without a manifest)."""
-        from nemo.collections.asr.data.audio_to_text_dataset import get_audio_to_text_bpe_dataset_from_config
-
-        return get_audio_to_text_bpe_dataset_from_config(
-            config,
-            local_rank=getattr(self, "local_rank", 0),
-            global_rank=getattr(self, "global_rank", 0),
-            world_size=self.world_size,
-            tokenizer=self.tokenizer,
-            preprocessor_cfg=self._cfg.get("preprocessor"),
-        )
 
     def change_vocabulary(
         self,

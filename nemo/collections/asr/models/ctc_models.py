@@ -1,7 +1,7 @@
 """EncDecCTCModel: preprocessor -> (SpecAugment) -> conv encoder -> CTC decoder, character vocabulary (spec §2)."""
 
 import copy
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional
 
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
@@ -9,6 +9,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from nemo.collections.asr.losses.ctc import CTCLoss
 from nemo.collections.asr.metrics.wer import WER
 from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecModel
+from nemo.collections.asr.parts.mixins.audio_data import ASRAudioDataMixin
 from nemo.collections.asr.parts.mixins.mixins import ASRModuleMixin
 from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
@@ -20,7 +21,7 @@ from nemo.utils import logging
 __all__ = ["EncDecCTCModel"]
 
 
-class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRModuleMixin, ASRTranscriptionMixin, ASRNGramLMMixin):
+class EncDecCTCModel(ASRAudioDataMixin, ASRModel, ExportableEncDecModel, ASRModuleMixin, ASRTranscriptionMixin, ASRNGramLMMixin):
     """CTC speech recogniser over characters (QuartzNet, Jasper, Citrinet-style encoders)."""
 
     def __init__(self, cfg: DictConfig, trainer=None):
@@ -186,60 +187,6 @@ class EncDecCTCModel(ASRModel, ExportableEncDecModel, ASRModuleMixin, ASRTranscr
             channel_selector=channel_selector, augmentor=augmentor, verbose=verbose, timestamps=timestamps,
             override_config=override_config, **config_kwargs,
         )
-
-    # --------------------------------------------------------------------- data
-    def _prepare_data_config(self, config, shuffle: bool) -> DictConfig:
-        """A copy of `config` with the default shuffle and the model's sample_rate/labels injected."""
-        from nemo.collections.asr.data.audio_to_text_dataset import inject_dataloader_value_from_model_config
-
-        config = OmegaConf.create(config) if isinstance(config, dict) else copy.deepcopy(config)
-        with open_dict(config):
-            if "shuffle" not in config:
-                config.shuffle = shuffle
-        inject_dataloader_value_from_model_config(self._cfg, config, key="sample_rate")
-        inject_dataloader_value_from_model_config(self._cfg, config, key="labels")
-        return config
-
-    def _build_dataset(self, config: DictConfig):
-        """Character dataset for one prepared data config (None without a manifest)."""
-        from nemo.collections.asr.data.audio_to_text_dataset import get_audio_to_text_char_dataset_from_config
-
-        return get_audio_to_text_char_dataset_from_config(
-            config,
-            local_rank=getattr(self, "local_rank", 0),
-            global_rank=getattr(self, "global_rank", 0),
-            world_size=self.world_size,
-            preprocessor_cfg=self._cfg.get("preprocessor"),
-        )
-
-    def _dataloader_for(self, dataset, config: DictConfig):
-        """The loader over `dataset` with a prepared config's batching options (None without a dataset)."""
-        from nemo.collections.asr.data.audio_to_text_dataset import build_dataloader
-
-        return None if dataset is None else build_dataloader(dataset, config, shuffle=config.shuffle)
-
-    def _setup_dataloader_from_config(self, config: Optional[Dict]):
-        """A loader for one raw data config, prepared here (shuffle off unless the config says so)."""
-        config = self._prepare_data_config(config, shuffle=False)
-        return self._dataloader_for(self._build_dataset(config), config)
-
-    def _setup_split(self, name: str, config, shuffle: bool):
-        """Prepare `config` once, record it as `cfg.<name>_ds`, and build its loader."""
-        config = self._prepare_data_config(config, shuffle=shuffle)
-        self._update_dataset_config(dataset_name=name, config=config)
-        return self._dataloader_for(self._build_dataset(config), config)
-
-    def setup_training_data(self, train_data_config: Optional[Union[DictConfig, Dict]]):
-        """Build the training loader (shuffled unless the config says otherwise)."""
-        self._train_dl = self._setup_split("train", train_data_config, shuffle=True)
-
-    def setup_validation_data(self, val_data_config: Optional[Union[DictConfig, Dict]]):
-        """Build a validation loader (not shuffled by default)."""
-        self._validation_dl = self._setup_split("validation", val_data_config, shuffle=False)
-
-    def setup_test_data(self, test_data_config: Optional[Union[DictConfig, Dict]]):
-        """Build a test loader (not shuffled by default)."""
-        self._test_dl = self._setup_split("test", test_data_config, shuffle=False)
 
     # ------------------------------------------------------------------ forward
     @property

@@ -4,7 +4,6 @@ from typing import Optional, Union
 
 from omegaconf import DictConfig, open_dict
 
-from nemo.collections.asr.models.ctc_bpe_models import EncDecCTCModelBPE
 from nemo.collections.asr.models.hybrid_rnnt_ctc_models import EncDecHybridRNNTCTCModel
 from nemo.collections.asr.models.rnnt_bpe_models import (
     EncDecRNNTBPEModel,
@@ -35,7 +34,6 @@ class EncDecHybridRNNTCTCBPEModel(EncDecHybridRNNTCTCModel, ASRBPEMixin):
                 self._cfg.aux_ctc.decoder.num_classes = len(self._cfg.labels)
 
     _build_decoding = EncDecRNNTBPEModel._build_decoding
-    _build_dataset = EncDecCTCModelBPE._build_dataset
 
     def _build_ctc_decoding(self, decoding_cfg):
         return CTCBPEDecoding(decoding_cfg, tokenizer=self.tokenizer)

@@ -5,7 +5,6 @@ from typing import Optional, Union
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from nemo.collections.asr.models.ctc_bpe_models import EncDecCTCModelBPE
 from nemo.collections.asr.models.rnnt_models import EncDecRNNTModel
 from nemo.collections.asr.parts.mixins.mixins import ASRBPEMixin
 from nemo.collections.asr.parts.submodules.rnnt_decoding import RNNTBPEDecoding
@@ -27,8 +26,6 @@ class EncDecRNNTBPEModel(EncDecRNNTModel, ASRBPEMixin):
     def _build_decoding(self, decoding_cfg):
         return RNNTBPEDecoding(decoding_cfg=decoding_cfg, decoder=self.decoder, joint=self.joint,
                                tokenizer=self.tokenizer)
-
-    _build_dataset = EncDecCTCModelBPE._build_dataset
 
     def change_vocabulary(
         self,

@@ -9,8 +9,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from nemo.collections.asr.metrics.wer import WER
 from nemo.collections.asr.models.asr_model import ASRModel
-from nemo.collections.asr.models.ctc_models import EncDecCTCModel
 from nemo.collections.asr.modules.rnnt import RNNTDecoderJoint
+from nemo.collections.asr.parts.mixins.audio_data import ASRAudioDataMixin
 from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
 from nemo.collections.asr.parts.submodules.rnnt_decoding import RNNTDecoding, merged_decoding_config
 from nemo.collections.asr.parts.utils.timestamp_utils import process_timestamp_outputs
@@ -26,10 +26,8 @@ def _plain(value):
     return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
 
 
-class EncDecRNNTModel(ASRModel, ASRTranscriptionMixin, Exportable):
+class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Exportable):
     """Transducer (RNN-T / TDT) speech recogniser; `cfg.labels` is the vocabulary, blank is last."""
-
-    _BPE = False
 
     def __init__(self, cfg: DictConfig, trainer=None):
         super().__init__(cfg=cfg, trainer=trainer)
@@ -247,17 +245,6 @@ class EncDecRNNTModel(ASRModel, ASRTranscriptionMixin, Exportable):
     def _transcribe_on_end(self, config: TranscribeConfig) -> None:
         super()._transcribe_on_end(config)
         self.joint.unfreeze(partial=True)
-
-    # -------------------------------------------------------------------- data
-    # Data loading is the CTC models' (same manifests, labels injected from `cfg.labels`).
-    _prepare_data_config = EncDecCTCModel._prepare_data_config
-    _build_dataset = EncDecCTCModel._build_dataset
-    _dataloader_for = EncDecCTCModel._dataloader_for
-    _setup_dataloader_from_config = EncDecCTCModel._setup_dataloader_from_config
-    _setup_split = EncDecCTCModel._setup_split
-    setup_training_data = EncDecCTCModel.setup_training_data
-    setup_validation_data = EncDecCTCModel.setup_validation_data
-    setup_test_data = EncDecCTCModel.setup_test_data
 
     # ----------------------------------------------------------------- forward
     @property
