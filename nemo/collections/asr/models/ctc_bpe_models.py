@@ -1,13 +1,11 @@
 """EncDecCTCModelBPE: the CTC model over SentencePiece subwords, tokenizer kept as artifacts (spec §3)."""
 
-import copy
 from typing import Optional, Union
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from nemo.collections.asr.models.ctc_models import EncDecCTCModel
 from nemo.collections.asr.parts.mixins.mixins import ASRBPEMixin
-from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding
 from nemo.utils import logging
 
 __all__ = ["EncDecCTCModelBPE"]
@@ -34,9 +32,6 @@ class EncDecCTCModelBPE(EncDecCTCModel, ASRBPEMixin):
                 self._cfg.decoder.num_classes = len(vocabulary)
         self._register_tokenizer_artifacts()
 
-    def _build_decoding(self, decoding_cfg):
-        return CTCBPEDecoding(decoding_cfg, tokenizer=self.tokenizer)
-
     def change_vocabulary(
         self,
         new_tokenizer_dir: Union[str, DictConfig],
@@ -44,20 +39,7 @@ class EncDecCTCModelBPE(EncDecCTCModel, ASRBPEMixin):
         decoding_cfg: Optional[DictConfig] = None,
     ):
         """Switch to another tokenizer directory: new tokenizer artifacts, decoder head, loss, decoding, WER."""
-        if isinstance(new_tokenizer_dir, DictConfig):
-            tokenizer_cfg = copy.deepcopy(new_tokenizer_dir)
-        else:
-            import os
-
-            if not os.path.isdir(str(new_tokenizer_dir)):
-                raise NotADirectoryError(f"New tokenizer dir must be non-empty path to a directory. But I got: "
-                                         f"{new_tokenizer_dir}")
-            tokenizer_cfg = OmegaConf.create({"dir": str(new_tokenizer_dir), "type": new_tokenizer_type})
-        self._setup_tokenizer(tokenizer_cfg)
-        for key in ("model_path", "vocab_path", "spe_tokenizer_vocab"):
-            self.artifacts.pop(f"tokenizer.{key}", None)
-        self._register_tokenizer_artifacts()
-        vocabulary = list(self.tokenizer.tokenizer.get_vocab().keys())
+        vocabulary = self._load_new_tokenizer(new_tokenizer_dir, new_tokenizer_type)
         self._replace_output_head(vocabulary, decoding_cfg)
         self.cfg = self._cfg
         logging.info(f"Changed tokenizer to {vocabulary} vocabulary.")

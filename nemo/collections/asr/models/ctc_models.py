@@ -12,7 +12,7 @@ from nemo.collections.asr.models.asr_model import ASRModel, ExportableEncDecMode
 from nemo.collections.asr.parts.mixins.audio_data import ASRAudioDataMixin
 from nemo.collections.asr.parts.mixins.mixins import ASRModuleMixin
 from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
-from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
+from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding, CTCDecoding, CTCDecodingConfig
 from nemo.collections.asr.parts.submodules.ngram_lm.nested import ASRNGramLMMixin
 from nemo.core.classes.common import typecheck
 from nemo.core.neural_types import AudioSignal, LabelsType, LengthsType, LogprobsType, NeuralType, SpectrogramType
@@ -65,7 +65,9 @@ class EncDecCTCModel(ASRAudioDataMixin, ASRModel, ExportableEncDecModel, ASRModu
         return list(vocab)
 
     def _build_decoding(self, decoding_cfg):
-        """The decoding object for this model's vocabulary (characters here)."""
+        """The decoding object for this model's vocabulary (characters, or the tokenizer's pieces)."""
+        if self._BPE:
+            return CTCBPEDecoding(decoding_cfg, tokenizer=self.tokenizer)
         return CTCDecoding(decoding_cfg, vocabulary=self._vocabulary_list())
 
     def _make_loss(self) -> CTCLoss:

@@ -5,13 +5,8 @@ from typing import Optional, Union
 from omegaconf import DictConfig, open_dict
 
 from nemo.collections.asr.models.hybrid_rnnt_ctc_models import EncDecHybridRNNTCTCModel
-from nemo.collections.asr.models.rnnt_bpe_models import (
-    EncDecRNNTBPEModel,
-    change_transducer_tokenizer,
-    setup_transducer_tokenizer,
-)
+from nemo.collections.asr.models.rnnt_bpe_models import change_transducer_tokenizer, setup_transducer_tokenizer
 from nemo.collections.asr.parts.mixins.mixins import ASRBPEMixin
-from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding
 from nemo.utils import logging
 
 __all__ = ["EncDecHybridRNNTCTCBPEModel"]
@@ -32,11 +27,6 @@ class EncDecHybridRNNTCTCBPEModel(EncDecHybridRNNTCTCModel, ASRBPEMixin):
             self._cfg.aux_ctc.decoder.vocabulary = list(self._cfg.labels)
             if self._cfg.aux_ctc.decoder.get("num_classes", -1) < 1:
                 self._cfg.aux_ctc.decoder.num_classes = len(self._cfg.labels)
-
-    _build_decoding = EncDecRNNTBPEModel._build_decoding
-
-    def _build_ctc_decoding(self, decoding_cfg):
-        return CTCBPEDecoding(decoding_cfg, tokenizer=self.tokenizer)
 
     def change_vocabulary(
         self,

@@ -11,7 +11,7 @@ from nemo.collections.asr.losses.ctc import CTCLoss
 from nemo.collections.asr.metrics.wer import WER
 from nemo.collections.asr.models.rnnt_models import EncDecRNNTModel
 from nemo.collections.asr.parts.mixins.transcription import TranscribeConfig
-from nemo.collections.asr.parts.submodules.ctc_decoding import CTCDecoding, CTCDecodingConfig
+from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding, CTCDecoding, CTCDecodingConfig
 from nemo.collections.asr.parts.utils.timestamp_utils import process_timestamp_outputs
 from nemo.utils import logging
 
@@ -57,6 +57,8 @@ class EncDecHybridRNNTCTCModel(EncDecRNNTModel):
                        reduction=self._cfg.aux_ctc.get("ctc_reduction", "mean_batch"))
 
     def _build_ctc_decoding(self, decoding_cfg):
+        if self._BPE:
+            return CTCBPEDecoding(decoding_cfg, tokenizer=self.tokenizer)
         return CTCDecoding(decoding_cfg, vocabulary=list(self.ctc_decoder.vocabulary))
 
     # ---------------------------------------------------------------- decoding

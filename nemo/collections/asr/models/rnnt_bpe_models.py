@@ -1,13 +1,11 @@
 """EncDecRNNTBPEModel: the transducer over SentencePiece subwords (Parakeet's class), tokenizer kept as artifacts."""
 
-import os
 from typing import Optional, Union
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from nemo.collections.asr.models.rnnt_models import EncDecRNNTModel
 from nemo.collections.asr.parts.mixins.mixins import ASRBPEMixin
-from nemo.collections.asr.parts.submodules.rnnt_decoding import RNNTBPEDecoding
 from nemo.utils import logging
 
 __all__ = ["EncDecRNNTBPEModel"]
@@ -22,10 +20,6 @@ class EncDecRNNTBPEModel(EncDecRNNTModel, ASRBPEMixin):
         """The tokenizer (data loaders need it) and the vocabulary it implies (`labels`), as artifacts."""
         super().setup_before_data()
         setup_transducer_tokenizer(self)
-
-    def _build_decoding(self, decoding_cfg):
-        return RNNTBPEDecoding(decoding_cfg=decoding_cfg, decoder=self.decoder, joint=self.joint,
-                               tokenizer=self.tokenizer)
 
     def change_vocabulary(
         self,
@@ -54,20 +48,7 @@ def setup_transducer_tokenizer(model) -> None:
 
 def change_transducer_tokenizer(model, new_tokenizer_dir, new_tokenizer_type, decoding_cfg) -> None:
     """Load another tokenizer into a transducer model and rebuild its vocabulary-sized heads."""
-    if isinstance(new_tokenizer_dir, DictConfig):
-        tokenizer_cfg = OmegaConf.create(OmegaConf.to_container(new_tokenizer_dir))
-    else:
-        if not os.path.isdir(str(new_tokenizer_dir)):
-            raise NotADirectoryError(f"New tokenizer dir must be non-empty path to a directory. But I got: "
-                                     f"{new_tokenizer_dir}")
-        if str(new_tokenizer_type).lower() not in ("bpe", "wpe"):
-            raise ValueError(f"New tokenizer type must be either `bpe` or `wpe`, got {new_tokenizer_type}")
-        tokenizer_cfg = OmegaConf.create({"dir": str(new_tokenizer_dir), "type": new_tokenizer_type})
-    model._setup_tokenizer(tokenizer_cfg)
-    for key in ("model_path", "vocab_path", "spe_tokenizer_vocab"):
-        model.artifacts.pop(f"tokenizer.{key}", None)
-    model._register_tokenizer_artifacts()
-    vocabulary = list(model.tokenizer.tokenizer.get_vocab().keys())
+    vocabulary = model._load_new_tokenizer(new_tokenizer_dir, new_tokenizer_type)
     model._replace_heads(vocabulary, decoding_cfg)
     with open_dict(model._cfg):
         model._cfg.labels = vocabulary

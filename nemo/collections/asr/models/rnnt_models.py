@@ -12,7 +12,11 @@ from nemo.collections.asr.models.asr_model import ASRModel
 from nemo.collections.asr.modules.rnnt import RNNTDecoderJoint
 from nemo.collections.asr.parts.mixins.audio_data import ASRAudioDataMixin
 from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
-from nemo.collections.asr.parts.submodules.rnnt_decoding import RNNTDecoding, merged_decoding_config
+from nemo.collections.asr.parts.submodules.rnnt_decoding import (
+    RNNTBPEDecoding,
+    RNNTDecoding,
+    merged_decoding_config,
+)
 from nemo.collections.asr.parts.utils.timestamp_utils import process_timestamp_outputs
 from nemo.core.classes.common import typecheck
 from nemo.core.classes.exportable import Exportable
@@ -106,6 +110,10 @@ class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Export
                         reduction=self._cfg.get("rnnt_reduction", "mean_batch"))
 
     def _build_decoding(self, decoding_cfg):
+        """Greedy/beam decoding over `labels`, or over the tokenizer's pieces for subword models."""
+        if self._BPE:
+            return RNNTBPEDecoding(decoding_cfg=decoding_cfg, decoder=self.decoder, joint=self.joint,
+                                   tokenizer=self.tokenizer)
         return RNNTDecoding(decoding_cfg=decoding_cfg, decoder=self.decoder, joint=self.joint,
                             vocabulary=self.joint.vocabulary)
 

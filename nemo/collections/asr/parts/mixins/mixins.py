@@ -1,7 +1,7 @@
 """ASRBPEMixin: a SentencePiece tokenizer from a `tokenizer: {dir, type}` config, kept as `.nemo` artifacts (spec §10.2)."""
 
 import os
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Union
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -63,6 +63,23 @@ class ASRBPEMixin:
         self._tokenizer_cfg_pending = tokenizer_cfg
         self._attach_vocabulary()
         return tokenizer_cfg
+
+    def _load_new_tokenizer(self, new_tokenizer_dir: Union[str, DictConfig], new_tokenizer_type: str) -> List[str]:
+        """Replace the tokenizer (from a config or a directory of its files) and its artifacts; returns its pieces."""
+        if isinstance(new_tokenizer_dir, DictConfig):
+            tokenizer_cfg = OmegaConf.create(OmegaConf.to_container(new_tokenizer_dir))
+        else:
+            if not os.path.isdir(str(new_tokenizer_dir)):
+                raise NotADirectoryError(f"New tokenizer dir must be non-empty path to a directory. But I got: "
+                                         f"{new_tokenizer_dir}")
+            if str(new_tokenizer_type).lower() not in ("bpe", "wpe"):
+                raise ValueError(f"New tokenizer type must be either `bpe` or `wpe`, got {new_tokenizer_type}")
+            tokenizer_cfg = OmegaConf.create({"dir": str(new_tokenizer_dir), "type": new_tokenizer_type})
+        self._setup_tokenizer(tokenizer_cfg)
+        for key in _ARTIFACT_KEYS:
+            self.artifacts.pop(f"tokenizer.{key}", None)
+        self._register_tokenizer_artifacts()
+        return list(self.tokenizer.tokenizer.get_vocab().keys())
 
     def _attach_vocabulary(self) -> None:
         """NeMo's convention: the inner SentencePiece object carries vocab_size and get_vocab()."""
