@@ -258,28 +258,40 @@ def state_dict_rows(model):
     return [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
 
 
-def make(name: str, cls, cfg: dict, corpus_items, out: Path, facts: dict):
+def make(name: str, cls, cfg: dict, corpus_items, out: Path, facts: dict, weights=None, batch=None):
+    """Build `cls` from `cfg`, then either load trained `weights` strictly or calibrate and shape the seeded
+    init; save the archive and every expected output on `batch` (input, input_len, prefix, prefix_len arrays
+    and wav paths; default the FastConformer golden batch)."""
     from lightning.pytorch import seed_everything
 
     seed_everything(0)
     torch.manual_seed(0)
     model = cls(cfg=OmegaConf.create(cfg))
-    calibrate_batchnorm(model, corpus_items, 20)
-    summary = {"batchnorm_calibration_batches": 20}
+    if weights is not None:
+        model.load_state_dict(weights, strict=True)
+        summary = {"weights": "trained elsewhere, loaded with strict=True"}
+    else:
+        calibrate_batchnorm(model, corpus_items, 20)
+        summary = {"batchnorm_calibration_batches": 20}
     model.eval()
-    x = torch.from_numpy(np.load(FC / "fc_input.npy"))
-    x_len = torch.from_numpy(np.load(FC / "fc_input_len.npy"))
+    if batch is None:
+        batch = {k: np.load(FC / f"fc_{k.replace('prefix', 'tdt_prefix')}.npy")
+                 for k in ("input", "input_len", "prefix", "prefix_len")}
+        batch["wavs"] = [str(FC / n) for n in facts["wav_files"]]
+    x = torch.from_numpy(batch["input"])
+    x_len = torch.from_numpy(batch["input_len"])
     with torch.no_grad():
         feats, feat_len = model.preprocessor(input_signal=x, length=x_len)
         enc, enc_len = model.encoder(audio_signal=feats, length=feat_len)
     durations = list(cfg["decoding"].get("durations") or [])
     max_symbols = cfg["decoding"]["greedy"]["max_symbols"]
-    summary["joint_shaping"] = shape_joint(model, enc, enc_len, durations, max_symbols)
+    if weights is None:
+        summary["joint_shaping"] = shape_joint(model, enc, enc_len, durations, max_symbols)
     model.save_to(str(out / f"{name}.nemo"))
     np.save(out / f"{name}_encoded.npy", enc.numpy())
     np.save(out / f"{name}_encoded_len.npy", enc_len.numpy())
-    prefix = torch.from_numpy(np.load(FC / "fc_tdt_prefix.npy"))
-    prefix_len = torch.from_numpy(np.load(FC / "fc_tdt_prefix_len.npy"))
+    prefix = torch.from_numpy(batch["prefix"])
+    prefix_len = torch.from_numpy(batch["prefix_len"])
     with torch.no_grad():
         dec, _, _ = model.decoder(targets=prefix, target_length=prefix_len)
         joint = model.joint.joint(enc.transpose(1, 2), dec.transpose(1, 2))
@@ -293,7 +305,7 @@ def make(name: str, cls, cfg: dict, corpus_items, out: Path, facts: dict):
     rec["greedy_batch_timestamps_hyps"] = decode(model, enc, enc_len, "greedy_batch", True)
     rec["greedy_batch_single_timestamps_hyps"] = decode(model, enc, enc_len, "greedy_batch", True, batch_of_one=True)
     rec["greedy_timestamps_hyps"] = decode(model, enc, enc_len, "greedy", True)
-    files = [str(FC / n) for n in facts["wav_files"]]
+    files = batch["wavs"]
     fresh = cls.restore_from(str(out / f"{name}.nemo"), map_location="cpu")
     fresh.eval()
     with torch.no_grad():

@@ -1,0 +1,219 @@
+"""A briefly trained TDT golden in two stages (run by hand, never by the tests):
+
+    OMP_NUM_THREADS=1 .venv/bin/python tests/collections/asr/make_trained_tdt_golden.py train \
+        --corpus /tmp/tcorpus --work /tmp/tdt_trained
+    OMP_NUM_THREADS=1 /tmp/nemo_ref/bin/python tests/collections/asr/make_trained_tdt_golden.py write \
+        --corpus /tmp/tcorpus --work /tmp/tdt_trained
+
+Stage `train` (this project): a tiny FastConformer TDT model (EncDecRNNTBPEModel, durations [0..4]) trained with
+our CPU TDT loss on the espeak-ng corpus; writes its config and weights to --work. NeMo 3.0.0 cannot do this
+step: its TDT losses need CUDA. Stage `write` (NVIDIA NeMo 3.0.0's interpreter): NeMo builds its model from that
+config, loads the weights strictly, `save_to`s `tdt_bpe.nemo` and computes every expected output through
+`make_transducer_goldens.make` on 3 held-out test-split utterances (`pick_batch`), merged into data/transducer/transducer_expected.json under `tdt_bpe`.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import make_transducer_goldens as gen  # noqa: E402
+
+NAME = "tdt_bpe"
+
+
+def tdt_config(tokenizer_dir: str) -> dict:
+    """The hybrid golden's TDT head without the CTC branch, shrunk (d_model 64) to keep the archive under 2 MB."""
+    cfg = gen.hybrid_config(tokenizer_dir)
+    del cfg["aux_ctc"]
+    cfg["model_defaults"].update({"enc_hidden": 64, "pred_hidden": 64, "joint_hidden": 64})
+    cfg["encoder"].update({"d_model": 64, "n_layers": 2})
+    cfg["decoder"]["prednet"]["pred_rnn_layers"] = 1
+    cfg["joint"]["jointnet"]["joint_hidden"] = 64
+    cfg["spec_augment"].update({"freq_width": 15, "time_width": 0.03})
+    return cfg
+
+
+def greedy_texts(model, items, refs):
+    """Greedy-batch texts and WER of a list of (audio, ids) items."""
+    model.eval()
+    texts = []
+    with torch.no_grad():
+        for i in range(0, len(items), 8):
+            chunk = items[i : i + 8]
+            n = max(len(a) for a, _ in chunk)
+            sig = torch.zeros(len(chunk), n)
+            for k, (a, _) in enumerate(chunk):
+                sig[k, : len(a)] = torch.from_numpy(a)
+            enc, enc_len = model(input_signal=sig, input_signal_length=torch.tensor([len(a) for a, _ in chunk]))
+            hyps = model.decoding.rnnt_decoder_predictions_tensor(enc, enc_len, return_hypotheses=True)
+            texts += [h.text for h in hyps]
+    model.train()
+    errs = words = 0
+    for t, r in zip(texts, refs):
+        ref, hyp = r.split(), t.split()
+        d = list(range(len(hyp) + 1))
+        for i, rw in enumerate(ref, 1):
+            prev, d[0] = d[0], i
+            for j, hw in enumerate(hyp, 1):
+                prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
+        errs, words = errs + d[len(hyp)], words + len(ref)
+    return texts, errs / max(words, 1)
+
+
+def refs_of(manifest: str, limit: int):
+    with open(manifest) as f:
+        return [json.loads(line)["text"] for line in f][:limit]
+
+
+def train(args) -> int:
+    from lightning.pytorch import seed_everything
+
+    from nemo.collections.asr.models import EncDecRNNTBPEModel
+
+    torch.set_num_threads(1)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    seed_everything(0)
+    cfg = tdt_config(str(gen.FC / "tokenizer"))
+    model = EncDecRNNTBPEModel(cfg=OmegaConf.create(cfg))
+    train_items = gen.load_corpus(os.path.join(args.corpus, "train_manifest.json"), model.tokenizer, 1000)
+    dev_manifest = os.path.join(args.corpus, "dev_manifest.json")
+    dev_items = gen.load_corpus(dev_manifest, model.tokenizer, 24)
+    dev_refs = refs_of(dev_manifest, 24)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
+    model.train()
+    start, log = time.time(), []
+    for step, batch in zip(range(args.steps), gen.batches(train_items, args.batch_size, seed=0)):
+        loss = model.training_step(list(batch), step)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        log.append(loss.item())
+        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+            texts, wer = greedy_texts(model, dev_items, dev_refs)
+            print(json.dumps({"step": step + 1, "loss": round(float(np.mean(log[-20:])), 3), "dev_wer": round(wer, 3),
+                              "s": round(time.time() - start, 1), "dev0": texts[:3]}), flush=True)
+    model.eval()
+    texts, wer = greedy_texts(model, dev_items, dev_refs)
+    summary = {"trained_by": "this project (make_trained_tdt_golden.py train)", "steps": args.steps,
+               "batch_size": args.batch_size, "optimizer": f"AdamW one-cycle max lr {args.lr}, clip 1.0",
+               "train_utterances": len(train_items), "train_seconds": round(time.time() - start, 1),
+               "loss_first20": round(float(np.mean(log[:20])), 3), "loss_last20": round(float(np.mean(log[-20:])), 3),
+               "dev_wer_greedy_batch": round(wer, 4), "dev_examples": list(zip(dev_refs[:4], texts[:4])),
+               "n_params": sum(p.numel() for p in model.parameters())}
+    (work / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    torch.save(model.state_dict(), work / "weights.pt")
+    (work / "train_summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary))
+    return 0
+
+
+def word_errors(ref: str, hyp: str) -> int:
+    ref, hyp = ref.split(), hyp.split()
+    d = list(range(len(hyp) + 1))
+    for i, rw in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, hw in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
+    return d[len(hyp)]
+
+
+def pick_batch(model, corpus: str, out: Path):
+    """The 3 consecutive held-out test utterances (voices unseen in training) that NeMo's greedy decodes with the
+    lowest WER; their wavs are copied to out/tdt_bpe_wav/ and padded into one batch."""
+    import shutil
+
+    import soundfile as sf
+
+    manifest = os.path.join(corpus, "test_manifest.json")
+    with open(manifest) as f:
+        recs = [json.loads(line) for line in f]
+    paths = [os.path.join(corpus, r["audio_filepath"]) for r in recs]
+    with torch.no_grad():
+        texts = [h.text for h in model.transcribe(paths, batch_size=8, return_hypotheses=True, verbose=False)]
+    errs = [word_errors(r["text"], t) for r, t in zip(recs, texts)]
+    words = [len(r["text"].split()) for r in recs]
+    start = min(range(len(recs) - 2), key=lambda i: (sum(errs[i : i + 3]) / sum(words[i : i + 3]), i))
+    chosen = list(range(start, start + 3))
+    wav_dir = out / f"{NAME}_wav"
+    wav_dir.mkdir(exist_ok=True)
+    audio, names = [], []
+    for i in chosen:
+        name = os.path.basename(paths[i])
+        shutil.copyfile(paths[i], wav_dir / name)
+        audio.append(sf.read(paths[i], dtype="float32")[0])
+        names.append(f"{NAME}_wav/{name}")
+    x = np.zeros((3, max(len(a) for a in audio)), dtype=np.float32)
+    for k, a in enumerate(audio):
+        x[k, : len(a)] = a
+    ids = [model.tokenizer.text_to_ids(recs[i]["text"])[:6] for i in chosen]
+    prefix = np.zeros((3, max(len(t) for t in ids)), dtype=np.int64)
+    for k, t in enumerate(ids):
+        prefix[k, : len(t)] = t
+    arrays = {"input": x, "input_len": np.array([len(a) for a in audio], dtype=np.int64), "prefix": prefix,
+              "prefix_len": np.array([len(t) for t in ids], dtype=np.int64)}
+    for key, value in arrays.items():
+        np.save(out / f"{NAME}_{key}.npy", value)
+    facts = {"wav_files": names, "references": [recs[i]["text"] for i in chosen],
+             "speakers": [recs[i].get("speaker") for i in chosen], "arrays": {k: f"{NAME}_{k}.npy" for k in arrays},
+             "test_split_wer_greedy": round(sum(errs) / sum(words), 4), "batch_wer_greedy":
+             round(sum(errs[start : start + 3]) / sum(words[start : start + 3]), 4)}
+    return dict(arrays, wavs=[str(out / n) for n in names]), facts
+
+
+def write(args) -> int:
+    import nemo
+    from nemo.collections.asr.models import EncDecRNNTBPEModel
+
+    torch.set_num_threads(1)
+    work, out = Path(args.work), Path(args.out)
+    cfg = OmegaConf.to_container(OmegaConf.load(work / "config.yaml"))
+    cfg["tokenizer"]["dir"] = str(gen.FC / "tokenizer")
+    weights = torch.load(work / "weights.pt", map_location="cpu", weights_only=True)
+    facts = json.loads((gen.FC / "fc_expected.json").read_text())
+    probe = EncDecRNNTBPEModel(cfg=OmegaConf.create(cfg))
+    probe.load_state_dict(weights, strict=True)
+    batch, batch_facts = pick_batch(probe.eval(), args.corpus, out)
+    del probe
+    rec = gen.make(NAME, EncDecRNNTBPEModel, cfg, None, out, facts, weights=weights, batch=batch)
+    rec["batch"] = batch_facts
+    rec["summary"]["training"] = json.loads((work / "train_summary.json").read_text())
+    rec["summary"]["written_by"] = f"NVIDIA NeMo {nemo.__version__} (make_trained_tdt_golden.py write)"
+    path = out / "transducer_expected.json"
+    expected = json.loads(path.read_text())
+    expected[NAME] = rec
+    path.write_text(json.dumps(expected, indent=1))
+    print(json.dumps({"texts": [h["text"] for h in rec["transcribe_hyps"]], "summary": rec["summary"]})[:3000])
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=["train", "write"])
+    ap.add_argument("--work", required=True, help="folder for the trained config and weights")
+    ap.add_argument("--corpus", help="train: folder made by python -m nemo.collections.asr.data.synth")
+    ap.add_argument("--out", default=str(gen.HERE / "data" / "transducer"))
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--eval-every", type=int, default=100)
+    args = ap.parse_args()
+    if not args.corpus:
+        ap.error("--corpus is needed (train: its train/dev splits; write: its held-out test split)")
+    return train(args) if args.stage == "train" else write(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
