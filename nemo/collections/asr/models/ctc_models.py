@@ -15,7 +15,7 @@ from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixi
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding, CTCDecoding, CTCDecodingConfig
 from nemo.collections.asr.parts.submodules.ngram_lm.nested import ASRNGramLMMixin
 from nemo.core.classes.common import typecheck
-from nemo.core.neural_types import AudioSignal, LabelsType, LengthsType, LogprobsType, NeuralType, SpectrogramType
+from nemo.core.neural_types import LabelsType, LengthsType, LogprobsType, NeuralType
 from nemo.utils import logging
 
 __all__ = ["EncDecCTCModel"]
@@ -193,14 +193,7 @@ class EncDecCTCModel(ASRAudioDataMixin, ASRModel, ExportableEncDecModel, ASRModu
     # ------------------------------------------------------------------ forward
     @property
     def input_types(self) -> Optional[Dict[str, NeuralType]]:
-        sample_rate = getattr(self.preprocessor, "_sample_rate", None) if hasattr(self, "preprocessor") else None
-        return {
-            "input_signal": NeuralType(("B", "T"), AudioSignal(freq=sample_rate), optional=True),
-            "input_signal_length": NeuralType(("B",), LengthsType(), optional=True),
-            "processed_signal": NeuralType(("B", "D", "T"), SpectrogramType(), optional=True),
-            "processed_signal_length": NeuralType(("B",), LengthsType(), optional=True),
-            "sample_id": NeuralType(("B",), LengthsType(), optional=True),
-        }
+        return {**self._audio_input_types(), "sample_id": NeuralType(("B",), LengthsType(), optional=True)}
 
     @property
     def output_types(self) -> Optional[Dict[str, NeuralType]]:
@@ -215,20 +208,8 @@ class EncDecCTCModel(ASRAudioDataMixin, ASRModel, ExportableEncDecModel, ASRModu
         self, input_signal=None, input_signal_length=None, processed_signal=None, processed_signal_length=None
     ):
         """Audio (or features) -> (log_probs (B, T', V+1), encoded_len (B,), greedy argmax (B, T'))."""
-        has_input = input_signal is not None and input_signal_length is not None
-        has_processed = processed_signal is not None and processed_signal_length is not None
-        if has_input == has_processed:
-            raise ValueError(
-                f"{self} Arguments ``input_signal`` and ``input_signal_length`` are mutually exclusive "
-                " with ``processed_signal`` and ``processed_signal_len`` arguments."
-            )
-        if not has_processed:
-            processed_signal, processed_signal_length = self.preprocessor(
-                input_signal=input_signal, length=input_signal_length
-            )
-        if self.spec_augmentation is not None and self.training:
-            processed_signal = self.spec_augmentation(input_spec=processed_signal, length=processed_signal_length)
-        encoded, encoded_len = self.encoder(audio_signal=processed_signal, length=processed_signal_length)
+        encoded, encoded_len = self._encode_audio(input_signal, input_signal_length, processed_signal,
+                                                  processed_signal_length)
         log_probs = self.decoder(encoder_output=encoded)
         greedy_predictions = log_probs.argmax(dim=-1, keepdim=False)
         return log_probs, encoded_len, greedy_predictions

@@ -20,7 +20,7 @@ from nemo.collections.asr.parts.submodules.rnnt_decoding import (
 from nemo.collections.asr.parts.utils.timestamp_utils import process_timestamp_outputs
 from nemo.core.classes.common import typecheck
 from nemo.core.classes.exportable import Exportable
-from nemo.core.neural_types import AcousticEncodedRepresentation, AudioSignal, LengthsType, NeuralType, SpectrogramType
+from nemo.core.neural_types import AcousticEncodedRepresentation, LengthsType, NeuralType
 from nemo.utils import logging
 
 __all__ = ["EncDecRNNTModel"]
@@ -257,13 +257,7 @@ class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Export
     # ----------------------------------------------------------------- forward
     @property
     def input_types(self) -> Optional[Dict[str, NeuralType]]:
-        sample_rate = getattr(self.preprocessor, "_sample_rate", None) if hasattr(self, "preprocessor") else None
-        return {
-            "input_signal": NeuralType(("B", "T"), AudioSignal(freq=sample_rate), optional=True),
-            "input_signal_length": NeuralType(("B",), LengthsType(), optional=True),
-            "processed_signal": NeuralType(("B", "D", "T"), SpectrogramType(), optional=True),
-            "processed_signal_length": NeuralType(("B",), LengthsType(), optional=True),
-        }
+        return self._audio_input_types()
 
     @property
     def output_types(self) -> Optional[Dict[str, NeuralType]]:
@@ -276,17 +270,7 @@ class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Export
     def forward(self, input_signal=None, input_signal_length=None, processed_signal=None,
                 processed_signal_length=None):
         """Audio (or features) -> the acoustic encoder's (encoded (B, D, T'), encoded_len (B,))."""
-        has_input = input_signal is not None and input_signal_length is not None
-        has_processed = processed_signal is not None and processed_signal_length is not None
-        if has_input == has_processed:
-            raise ValueError(f"{self} Arguments ``input_signal`` and ``input_signal_length`` are mutually exclusive "
-                             " with ``processed_signal`` and ``processed_signal_len`` arguments.")
-        if not has_processed:
-            processed_signal, processed_signal_length = self.preprocessor(input_signal=input_signal,
-                                                                          length=input_signal_length)
-        if self.spec_augmentation is not None and self.training:
-            processed_signal = self.spec_augmentation(input_spec=processed_signal, length=processed_signal_length)
-        return self.encoder(audio_signal=processed_signal, length=processed_signal_length)
+        return self._encode_audio(input_signal, input_signal_length, processed_signal, processed_signal_length)
 
     # ---------------------------------------------------------------- training
     def _in_trainer_loop(self) -> bool:

@@ -1,9 +1,12 @@
-"""ASRAudioDataMixin: the audio-to-text data path that CTC, transducer and hybrid models share."""
+"""ASRAudioDataMixin: the audio-to-text data path (loaders, then preprocessor -> SpecAugment -> encoder) that CTC,
+transducer and hybrid models share."""
 
 import copy
 from typing import Dict, Optional, Union
 
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from nemo.core.neural_types import AudioSignal, LengthsType, NeuralType, SpectrogramType
 
 
 class ASRAudioDataMixin:
@@ -68,3 +71,28 @@ class ASRAudioDataMixin:
     def setup_test_data(self, test_data_config: Optional[Union[DictConfig, Dict]]):
         """Build a test loader (not shuffled by default)."""
         self._test_dl = self._setup_split("test", test_data_config, shuffle=False)
+
+    def _audio_input_types(self) -> Dict[str, NeuralType]:
+        """`forward`'s inputs: raw audio with lengths, or features already computed, with lengths."""
+        sample_rate = getattr(self.preprocessor, "_sample_rate", None) if hasattr(self, "preprocessor") else None
+        return {
+            "input_signal": NeuralType(("B", "T"), AudioSignal(freq=sample_rate), optional=True),
+            "input_signal_length": NeuralType(("B",), LengthsType(), optional=True),
+            "processed_signal": NeuralType(("B", "D", "T"), SpectrogramType(), optional=True),
+            "processed_signal_length": NeuralType(("B",), LengthsType(), optional=True),
+        }
+
+    def _encode_audio(self, input_signal=None, input_signal_length=None, processed_signal=None,
+                      processed_signal_length=None):
+        """Audio (or features) -> preprocessor -> SpecAugment (training only) -> (encoded, encoded_len)."""
+        has_input = input_signal is not None and input_signal_length is not None
+        has_processed = processed_signal is not None and processed_signal_length is not None
+        if has_input == has_processed:
+            raise ValueError(f"{self} Arguments ``input_signal`` and ``input_signal_length`` are mutually exclusive "
+                             " with ``processed_signal`` and ``processed_signal_len`` arguments.")
+        if not has_processed:
+            processed_signal, processed_signal_length = self.preprocessor(input_signal=input_signal,
+                                                                          length=input_signal_length)
+        if self.spec_augmentation is not None and self.training:
+            processed_signal = self.spec_augmentation(input_spec=processed_signal, length=processed_signal_length)
+        return self.encoder(audio_signal=processed_signal, length=processed_signal_length)
