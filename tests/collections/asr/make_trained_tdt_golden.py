@@ -9,7 +9,9 @@ Stage `train` (this project): a tiny FastConformer TDT model (EncDecRNNTBPEModel
 our CPU TDT loss on the espeak-ng corpus; writes its config and weights to --work. NeMo 3.0.0 cannot do this
 step: its TDT losses need CUDA. Stage `write` (NVIDIA NeMo 3.0.0's interpreter): NeMo builds its model from that
 config, loads the weights strictly, `save_to`s `tdt_bpe.nemo` and computes every expected output through
-`make_transducer_goldens.make` on 3 held-out test-split utterances (`pick_batch`), merged into data/transducer/transducer_expected.json under `tdt_bpe`.
+`make_transducer_goldens.make` on 3 held-out test-split utterances (`pick_batch`), merged into
+data/transducer/transducer_expected.json under `tdt_bpe`. `--kind rnnt` (both stages, its own --work) does the
+same for a plain RNN-T model (`rnnt_bpe_trained`), trained here with our RNN-T loss.
 """
 
 import argparse
@@ -27,13 +29,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import make_transducer_goldens as gen  # noqa: E402
 
-NAME = "tdt_bpe"
+NAMES = {"tdt": "tdt_bpe", "rnnt": "rnnt_bpe_trained"}
+NAME = NAMES["tdt"]
 
 
-def tdt_config(tokenizer_dir: str) -> dict:
-    """The hybrid golden's TDT head without the CTC branch, shrunk (d_model 64) to keep the archive under 2 MB."""
-    cfg = gen.hybrid_config(tokenizer_dir)
-    del cfg["aux_ctc"]
+def tdt_config(tokenizer_dir: str, kind: str = "tdt") -> dict:
+    """The hybrid golden's TDT head without the CTC branch (kind `tdt`) or the plain RNN-T golden's config
+    (kind `rnnt`), shrunk (d_model 64) to keep the archive under 2 MB."""
+    if kind == "tdt":
+        cfg = gen.hybrid_config(tokenizer_dir)
+        del cfg["aux_ctc"]
+    else:
+        cfg = gen.rnnt_config(tokenizer_dir)
     cfg["model_defaults"].update({"enc_hidden": 64, "pred_hidden": 64, "joint_hidden": 64})
     cfg["encoder"].update({"d_model": 64, "n_layers": 2})
     cfg["decoder"]["prednet"]["pred_rnn_layers"] = 1
@@ -83,7 +90,7 @@ def train(args) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     seed_everything(0)
-    cfg = tdt_config(str(gen.FC / "tokenizer"))
+    cfg = tdt_config(str(gen.FC / "tokenizer"), args.kind)
     model = EncDecRNNTBPEModel(cfg=OmegaConf.create(cfg))
     train_items = gen.load_corpus(os.path.join(args.corpus, "train_manifest.json"), model.tokenizer, 1000)
     dev_manifest = os.path.join(args.corpus, "dev_manifest.json")
@@ -130,9 +137,9 @@ def word_errors(ref: str, hyp: str) -> int:
     return d[len(hyp)]
 
 
-def pick_batch(model, corpus: str, out: Path):
+def pick_batch(model, corpus: str, out: Path, tag: str = NAME):
     """The 3 consecutive held-out test utterances (voices unseen in training) that NeMo's greedy decodes with the
-    lowest WER; their wavs are copied to out/tdt_bpe_wav/ and padded into one batch."""
+    lowest WER; their wavs are copied to out/<tag>_wav/ and padded into one batch."""
     import shutil
 
     import soundfile as sf
@@ -147,14 +154,14 @@ def pick_batch(model, corpus: str, out: Path):
     words = [len(r["text"].split()) for r in recs]
     start = min(range(len(recs) - 2), key=lambda i: (sum(errs[i : i + 3]) / sum(words[i : i + 3]), i))
     chosen = list(range(start, start + 3))
-    wav_dir = out / f"{NAME}_wav"
+    wav_dir = out / f"{tag}_wav"
     wav_dir.mkdir(exist_ok=True)
     audio, names = [], []
     for i in chosen:
         name = os.path.basename(paths[i])
         shutil.copyfile(paths[i], wav_dir / name)
         audio.append(sf.read(paths[i], dtype="float32")[0])
-        names.append(f"{NAME}_wav/{name}")
+        names.append(f"{tag}_wav/{name}")
     x = np.zeros((3, max(len(a) for a in audio)), dtype=np.float32)
     for k, a in enumerate(audio):
         x[k, : len(a)] = a
@@ -165,9 +172,9 @@ def pick_batch(model, corpus: str, out: Path):
     arrays = {"input": x, "input_len": np.array([len(a) for a in audio], dtype=np.int64), "prefix": prefix,
               "prefix_len": np.array([len(t) for t in ids], dtype=np.int64)}
     for key, value in arrays.items():
-        np.save(out / f"{NAME}_{key}.npy", value)
+        np.save(out / f"{tag}_{key}.npy", value)
     facts = {"wav_files": names, "references": [recs[i]["text"] for i in chosen],
-             "speakers": [recs[i].get("speaker") for i in chosen], "arrays": {k: f"{NAME}_{k}.npy" for k in arrays},
+             "speakers": [recs[i].get("speaker") for i in chosen], "arrays": {k: f"{tag}_{k}.npy" for k in arrays},
              "test_split_wer_greedy": round(sum(errs) / sum(words), 4), "batch_wer_greedy":
              round(sum(errs[start : start + 3]) / sum(words[start : start + 3]), 4)}
     return dict(arrays, wavs=[str(out / n) for n in names]), facts
@@ -185,15 +192,17 @@ def write(args) -> int:
     facts = json.loads((gen.FC / "fc_expected.json").read_text())
     probe = EncDecRNNTBPEModel(cfg=OmegaConf.create(cfg))
     probe.load_state_dict(weights, strict=True)
-    batch, batch_facts = pick_batch(probe.eval(), args.corpus, out)
+    name = NAMES[args.kind]
+    batch, batch_facts = pick_batch(probe.eval(), args.corpus, out, name)
     del probe
-    rec = gen.make(NAME, EncDecRNNTBPEModel, cfg, None, out, facts, weights=weights, batch=batch)
+    rec = gen.make(name, EncDecRNNTBPEModel, cfg, None, out, facts, weights=weights, batch=batch)
     rec["batch"] = batch_facts
     rec["summary"]["training"] = json.loads((work / "train_summary.json").read_text())
+    rec["summary"]["training"]["kind"] = args.kind
     rec["summary"]["written_by"] = f"NVIDIA NeMo {nemo.__version__} (make_trained_tdt_golden.py write)"
     path = out / "transducer_expected.json"
     expected = json.loads(path.read_text())
-    expected[NAME] = rec
+    expected[name] = rec
     path.write_text(json.dumps(expected, indent=1))
     print(json.dumps({"texts": [h["text"] for h in rec["transcribe_hyps"]], "summary": rec["summary"]})[:3000])
     return 0
@@ -202,6 +211,7 @@ def write(args) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=["train", "write"])
+    ap.add_argument("--kind", choices=sorted(NAMES), default="tdt", help="TDT (tdt_bpe) or plain RNN-T (rnnt_bpe_trained)")
     ap.add_argument("--work", required=True, help="folder for the trained config and weights")
     ap.add_argument("--corpus", help="train: folder made by python -m nemo.collections.asr.data.synth")
     ap.add_argument("--out", default=str(gen.HERE / "data" / "transducer"))
