@@ -20,7 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fastconformer_common import OUT, REPO, build_ctc, long_wav, machine, run_worker, speech_files, status_kb  # noqa: E402
 
 CASES_OURS = ("chunked", "full", "local")
-CASES_NEMO = ("full", "local")
 
 
 def worker(a):
@@ -61,6 +60,7 @@ def main():
     p.add_argument("--ref", default=None, help="python of a venv with nemo-toolkit==3.0.0")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rss-cap-gb", type=float, default=12.0, help="stop a worker whose RSS passes this")
+    p.add_argument("--cases", default="ours:chunked,ours:full,ours:local,nemo:full,nemo:local")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--nemo", default=os.path.join(OUT, "fastconformer_ctc_large_untrained.nemo"))
     p.add_argument("--case", default="chunked", help=argparse.SUPPRESS)
@@ -76,19 +76,18 @@ def main():
     if params > 0:
         result["params"] = params
     script = os.path.abspath(__file__)
+    cases = set(a.cases.split(","))
     for minutes in [float(m) for m in a.minutes.split(",") if m]:
         wav = long_wav(minutes)
         key = f"{minutes:g}min"
         for case in CASES_OURS:
-            result["ours"].setdefault(case, {})[key] = run_worker(
-                sys.executable, script, ["--nemo", a.nemo, "--case", case, "--wav", wav, "--warm", warm,
-                                         "--threads", a.threads], a.rss_cap_gb)
-            print(json.dumps({"progress": f"ours {case} {key}", **result["ours"][case][key]}), file=sys.stderr)
-            if a.ref and case in CASES_NEMO:
-                result["nemo"].setdefault(case, {})[key] = run_worker(
-                    a.ref, script, ["--nemo", a.nemo, "--case", case, "--wav", wav, "--warm", warm,
-                                    "--threads", a.threads], a.rss_cap_gb)
-                print(json.dumps({"progress": f"nemo {case} {key}", **result["nemo"][case][key]}), file=sys.stderr)
+            for side, python in (("ours", sys.executable), ("nemo", a.ref)):
+                if not python or f"{side}:{case}" not in cases:
+                    continue
+                run = run_worker(python, script, ["--nemo", a.nemo, "--case", case, "--wav", wav, "--warm", warm,
+                                                  "--threads", a.threads], a.rss_cap_gb)
+                result[side].setdefault(case, {})[key] = run
+                print(json.dumps({"progress": f"{side} {case} {key}", **run}), file=sys.stderr)
     for side in ("ours", "nemo"):
         for runs in result[side].values():
             for run in runs.values():
