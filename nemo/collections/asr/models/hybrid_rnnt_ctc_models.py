@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemo.collections.asr.losses.ctc import CTCLoss
 from nemo.collections.asr.metrics.wer import WER
+from nemo.collections.asr.models.asr_model import ExportableEncDecModel
 from nemo.collections.asr.models.rnnt_models import EncDecRNNTModel
 from nemo.collections.asr.parts.mixins.transcription import TranscribeConfig
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding, CTCDecoding, CTCDecodingConfig
@@ -18,7 +19,7 @@ from nemo.utils import logging
 __all__ = ["EncDecHybridRNNTCTCModel"]
 
 
-class EncDecHybridRNNTCTCModel(EncDecRNNTModel):
+class EncDecHybridRNNTCTCModel(EncDecRNNTModel, ExportableEncDecModel):
     """Transducer + CTC over characters; `change_decoding_strategy(decoder_type="ctc")` switches heads."""
 
     def __init__(self, cfg: DictConfig, trainer=None):
@@ -220,27 +221,9 @@ class EncDecHybridRNNTCTCModel(EncDecRNNTModel):
         return ["encoder", "decoder_joint"] if self.cur_decoder == "rnnt" else ["self"]
 
     @property
-    def input_module(self):
-        return self.encoder
-
-    @property
     def output_module(self):
+        """The CTC head in CTC mode: the one-graph export is then encoder + CTC head."""
         return self.decoder if self.cur_decoder == "rnnt" else self.ctc_decoder
-
-    @property
-    def input_types_for_export(self):
-        return getattr(self.encoder, "input_types_for_export", self.encoder.input_types)
-
-    @property
-    def output_types_for_export(self):
-        return self.output_module.output_types
-
-    def forward_for_export(self, audio_signal, length=None):
-        """Encoder + CTC head: (audio_signal features, length) -> CTC log-probs."""
-        encoded = self.encoder(audio_signal=audio_signal, length=length)
-        if isinstance(encoded, tuple):
-            encoded = encoded[0]
-        return self.ctc_decoder(encoder_output=encoded)
 
     @property
     def adapter_module_names(self) -> List[str]:
