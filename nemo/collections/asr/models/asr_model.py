@@ -13,6 +13,41 @@ from nemo.utils import logging
 class ASRModel(ModelPT, ABC):
     """Base of speech recognition models: corpus-level WER at epoch end, optional NaN-gradient skipping."""
 
+    @property
+    def wer(self):
+        """The model's WER metric (over its decoding)."""
+        return self._wer
+
+    @wer.setter
+    def wer(self, wer) -> None:
+        self._wer = wer
+
+    def _in_trainer_loop(self) -> bool:
+        """Logging only works inside a Lightning loop; steps may also be called by hand."""
+        return self.trainer is not None and getattr(self.trainer, "_results", None) is not None
+
+    def _append_step_output(self, store: list, loaders, dataloader_idx: int, item: Dict[str, torch.Tensor]) -> None:
+        """Keep one list per loader when there are several, one flat list otherwise."""
+        if isinstance(loaders, (list, tuple)) and len(loaders) > 1:
+            store[dataloader_idx].append(item)
+        else:
+            store.append(item)
+
+    def validation_step(self, batch, batch_idx, dataloader_idx=0):
+        """`validation_pass` of the batch, kept for the epoch-end corpus WER."""
+        metrics = self.validation_pass(batch, batch_idx, dataloader_idx)
+        loaders = self.trainer.val_dataloaders if self.trainer is not None else None
+        self._append_step_output(self.validation_step_outputs, loaders, dataloader_idx, metrics)
+        return metrics
+
+    def test_step(self, batch, batch_idx, dataloader_idx=0):
+        """`validation_pass` under `test_` names, kept for the epoch-end corpus WER."""
+        logs = self.validation_pass(batch, batch_idx, dataloader_idx)
+        test_logs = {name.replace("val_", "test_"): value for name, value in logs.items()}
+        loaders = self.trainer.test_dataloaders if self.trainer is not None else None
+        self._append_step_output(self.test_step_outputs, loaders, dataloader_idx, test_logs)
+        return test_logs
+
     def multi_validation_epoch_end(self, outputs: List[Dict[str, torch.Tensor]], dataloader_idx: int = 0):
         """`val_loss` = mean of step losses; `val_wer` = total errors / total reference words."""
         return self._epoch_end(outputs, "val")

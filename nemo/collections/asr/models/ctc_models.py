@@ -91,14 +91,6 @@ class EncDecCTCModel(ASRAudioDataMixin, ASRModel, ExportableEncDecModel, ASRModu
             raise ValueError("interctc (intermediate CTC losses) is not supported by this implementation; "
                              "set interctc.loss_weights and interctc.apply_at_layers to [].")
 
-    @property
-    def wer(self) -> WER:
-        return self._wer
-
-    @wer.setter
-    def wer(self, wer: WER) -> None:
-        self._wer = wer
-
     # --------------------------------------------------------------- vocabulary
     def change_vocabulary(self, new_vocabulary: List[str], decoding_cfg: Optional[DictConfig] = None):
         """Replace the output vocabulary: a fresh decoder head, loss, decoding and WER; encoder kept."""
@@ -215,10 +207,6 @@ class EncDecCTCModel(ASRAudioDataMixin, ASRModel, ExportableEncDecModel, ASRModu
         return log_probs, encoded_len, greedy_predictions
 
     # ----------------------------------------------------------------- training
-    def _in_trainer_loop(self) -> bool:
-        """Logging only works inside a Lightning loop; steps may also be called by hand."""
-        return self.trainer is not None and getattr(self.trainer, "_results", None) is not None
-
     def _global_step_tensor(self) -> torch.Tensor:
         step = self.trainer.global_step if self.trainer is not None else 0
         return torch.tensor(step, dtype=torch.float32)
@@ -256,28 +244,6 @@ class EncDecCTCModel(ASRAudioDataMixin, ASRModel, ExportableEncDecModel, ASRModu
         if self._in_trainer_loop():
             self.log("global_step", self._global_step_tensor())
         return {"val_loss": loss, "val_wer_num": wer_num, "val_wer_denom": wer_denom, "val_wer": wer}
-
-    def _multiple_loaders(self, loaders) -> bool:
-        return isinstance(loaders, (list, tuple)) and len(loaders) > 1
-
-    def validation_step(self, batch, batch_idx, dataloader_idx=0):
-        metrics = self.validation_pass(batch, batch_idx, dataloader_idx)
-        loaders = self.trainer.val_dataloaders if self.trainer is not None else None
-        if self._multiple_loaders(loaders):
-            self.validation_step_outputs[dataloader_idx].append(metrics)
-        else:
-            self.validation_step_outputs.append(metrics)
-        return metrics
-
-    def test_step(self, batch, batch_idx, dataloader_idx=0):
-        logs = self.validation_pass(batch, batch_idx, dataloader_idx=dataloader_idx)
-        test_logs = {name.replace("val_", "test_"): value for name, value in logs.items()}
-        loaders = self.trainer.test_dataloaders if self.trainer is not None else None
-        if self._multiple_loaders(loaders):
-            self.test_step_outputs[dataloader_idx].append(test_logs)
-        else:
-            self.test_step_outputs.append(test_logs)
-        return test_logs
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         """(signal, len, transcript, transcript_len, sample_id) -> [(sample_id, text), ...]."""

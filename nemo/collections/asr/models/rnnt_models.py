@@ -273,9 +273,6 @@ class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Export
         return self._encode_audio(input_signal, input_signal_length, processed_signal, processed_signal_length)
 
     # ---------------------------------------------------------------- training
-    def _in_trainer_loop(self) -> bool:
-        return self.trainer is not None and getattr(self.trainer, "_results", None) is not None
-
     def _step_info(self, batch_nb: int):
         if self.trainer is not None:
             return self.trainer.log_every_n_steps, self.trainer.global_step
@@ -347,25 +344,6 @@ class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Export
         logs.update({"val_wer_num": num, "val_wer_denom": denom, "val_wer": wer})
         return logs
 
-    def _append_outputs(self, store, loaders, dataloader_idx, item):
-        if isinstance(loaders, (list, tuple)) and len(loaders) > 1:
-            store[dataloader_idx].append(item)
-        else:
-            store.append(item)
-
-    def validation_step(self, batch, batch_idx, dataloader_idx=0):
-        metrics = self.validation_pass(batch, batch_idx, dataloader_idx)
-        loaders = self.trainer.val_dataloaders if self.trainer is not None else None
-        self._append_outputs(self.validation_step_outputs, loaders, dataloader_idx, metrics)
-        return metrics
-
-    def test_step(self, batch, batch_idx, dataloader_idx=0):
-        logs = self.validation_pass(batch, batch_idx, dataloader_idx)
-        test_logs = {name.replace("val_", "test_"): value for name, value in logs.items()}
-        loaders = self.trainer.test_dataloaders if self.trainer is not None else None
-        self._append_outputs(self.test_step_outputs, loaders, dataloader_idx, test_logs)
-        return test_logs
-
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         """(signal, len, transcript, transcript_len, sample_id) -> [(sample_id, Hypothesis), ...]."""
         signal, signal_len, _, _, sample_id = batch
@@ -409,11 +387,3 @@ class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Export
     @property
     def adapter_module_names(self) -> List[str]:
         return ["", "encoder", "decoder", "joint"]
-
-    @property
-    def wer(self) -> WER:
-        return self._wer
-
-    @wer.setter
-    def wer(self, wer: WER) -> None:
-        self._wer = wer
