@@ -13,7 +13,6 @@ from nemo.collections.asr.models.asr_model import ExportableEncDecModel
 from nemo.collections.asr.models.rnnt_models import EncDecRNNTModel
 from nemo.collections.asr.parts.mixins.transcription import TranscribeConfig
 from nemo.collections.asr.parts.submodules.ctc_decoding import CTCBPEDecoding, CTCDecoding, CTCDecodingConfig
-from nemo.collections.asr.parts.utils.timestamp_utils import process_timestamp_outputs
 from nemo.utils import logging
 
 __all__ = ["EncDecHybridRNNTCTCModel"]
@@ -143,8 +142,7 @@ class EncDecHybridRNNTCTCModel(EncDecRNNTModel, ExportableEncDecModel):
                 if hyp.alignments is None:
                     hyp.alignments = hyp.y_sequence
         if config.timestamps or self.ctc_decoding.compute_timestamps:
-            hyps = process_timestamp_outputs(hyps, getattr(self.encoder, "subsampling_factor", 1),
-                                             float(self._cfg.preprocessor.get("window_stride", 0.01)))
+            hyps = self._timestamps_in_seconds(hyps)
         return hyps
 
     def _transcribe_on_begin(self, config: TranscribeConfig) -> None:

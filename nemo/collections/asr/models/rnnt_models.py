@@ -242,9 +242,13 @@ class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Export
             partial_hypotheses=config.partial_hypothesis,
         )
         if config.timestamps or self.decoding.compute_timestamps:
-            hyps = process_timestamp_outputs(hyps, getattr(self.encoder, "subsampling_factor", 1),
-                                             float(self._cfg.preprocessor.get("window_stride", 0.01)))
+            hyps = self._timestamps_in_seconds(hyps)
         return hyps
+
+    def _timestamps_in_seconds(self, hyps):
+        """Frame offsets of char/word/segment timestamps as seconds (window stride x encoder subsampling)."""
+        return process_timestamp_outputs(hyps, getattr(self.encoder, "subsampling_factor", 1),
+                                         float(self._cfg.preprocessor.get("window_stride", 0.01)))
 
     def _transcribe_on_begin(self, config: TranscribeConfig) -> None:
         super()._transcribe_on_begin(config)
