@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from omegaconf import OmegaConf
 
@@ -66,7 +67,7 @@ def test_nested_lm_save_restore_in_fresh_offline_process(tmp_path):
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["strategy"] == "beam_batch" and got["lm_used"] is True
     assert got["texts"] == [h.text for h in expected]
-    assert got["scores"] == [h.score for h in expected]
+    assert got["scores"] == pytest.approx([h.score for h in expected], rel=1e-6, abs=1e-5)  # thread counts differ
     # the LM really takes part: without it the scores differ
     model.change_decoding_strategy(OmegaConf.merge(model.cfg.decoding, {"beam": {"ngram_lm_alpha": 0.0}}))
     plain = model.transcribe([a.numpy() for a in audio], batch_size=2, return_hypotheses=True, verbose=False)
