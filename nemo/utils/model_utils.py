@@ -4,7 +4,7 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import urlparse
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -26,6 +26,29 @@ class ArtifactItem:
     hashed_path: Optional[str] = None
 
 
+def rewrite_legacy_container(node: Any) -> Any:
+    """Rewrite a plain (dict/list) config in place of legacy keys: `cls` becomes `_target_`, `params` merges up."""
+    if isinstance(node, dict):
+        if "cls" in node and "_target_" not in node:
+            node["_target_"] = node.pop("cls")
+        if isinstance(node.get("params"), dict):
+            params = node.pop("params")
+            for k, v in params.items():
+                node.setdefault(k, v)
+        for k in list(node):
+            node[k] = rewrite_legacy_container(node[k])
+    elif isinstance(node, list):
+        return [rewrite_legacy_container(v) for v in node]
+    return node
+
+
+def config_from_container(container: Any) -> DictConfig:
+    """A struct-mode config built once from a plain container, legacy keys rewritten."""
+    new = OmegaConf.create(rewrite_legacy_container(container))
+    OmegaConf.set_struct(new, True)
+    return new
+
+
 def maybe_update_config_version(cfg: DictConfig) -> DictConfig:
     """Rewrite legacy configs: `cls` becomes `_target_`, a `params` mapping is merged into its parent.
 
@@ -33,25 +56,7 @@ def maybe_update_config_version(cfg: DictConfig) -> DictConfig:
     """
     if not isinstance(cfg, DictConfig):
         return cfg
-    container = OmegaConf.to_container(cfg, resolve=False)
-
-    def rewrite(node):
-        if isinstance(node, dict):
-            if "cls" in node and "_target_" not in node:
-                node["_target_"] = node.pop("cls")
-            if isinstance(node.get("params"), dict):
-                params = node.pop("params")
-                for k, v in params.items():
-                    node.setdefault(k, v)
-            for k in list(node):
-                node[k] = rewrite(node[k])
-        elif isinstance(node, list):
-            return [rewrite(v) for v in node]
-        return node
-
-    new = OmegaConf.create(rewrite(container))
-    OmegaConf.set_struct(new, True)
-    return new
+    return config_from_container(OmegaConf.to_container(cfg, resolve=False))
 
 
 def _is_path_or_url(value) -> bool:

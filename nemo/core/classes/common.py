@@ -25,7 +25,7 @@ from nemo.core.classes.targets import (  # noqa: F401  (their public path in the
     resolve_target,
     safe_instantiate,
 )
-from nemo.utils.model_utils import maybe_update_config_version
+from nemo.utils.model_utils import config_from_container
 
 
 def typecheck(*_args: Any, **_kwargs: Any):
@@ -74,9 +74,7 @@ class Serialization(ABC):
         if isinstance(config, dict):
             config = OmegaConf.create(config)
         if isinstance(config, DictConfig):
-            config = OmegaConf.create(OmegaConf.to_container(config, resolve=True))
-            config = maybe_update_config_version(config)
-            OmegaConf.set_struct(config, True)
+            config = config_from_container(OmegaConf.to_container(config, resolve=True))
             check_targets(config, where=f"{cls.__name__}.from_config_dict")
         if isinstance(config, DictConfig) and "_target_" in config:
             target_cls = resolve_target(config._target_, where=f"{cls.__name__}.from_config_dict: key `_target_`")

@@ -24,7 +24,7 @@ from nemo.core.connectors.restored_config import resolve_restored
 from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
 from nemo.package_info import __version__
 from nemo.utils import logging
-from nemo.utils.model_utils import ArtifactItem, maybe_update_config_version
+from nemo.utils.model_utils import ArtifactItem, config_from_container
 
 
 def _to_dictconfig(cfg: Any, restoring: bool = False) -> DictConfig:
@@ -40,8 +40,8 @@ def _to_dictconfig(cfg: Any, restoring: bool = False) -> DictConfig:
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"cfg constructor argument must be of type DictConfig/dict/dataclass but got {type(cfg).__name__}")
     if restoring:
-        cfg = resolve_restored(cfg, "the restored model config")
-    cfg = maybe_update_config_version(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)))
+        cfg = resolve_restored(cfg, "the restored model config")  # resolved now: the copy below need not resolve
+    cfg = config_from_container(OmegaConf.to_container(cfg, resolve=not restoring))
     check_targets(cfg, where="the model config", missing_ok=True)
     return cfg
 

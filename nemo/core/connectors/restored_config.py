@@ -30,9 +30,11 @@ def budget(text_size: int) -> int:
 
 def load_yaml(text: str, where: str) -> Any:
     """`OmegaConf.create(text)` after checking that YAML aliases don't expand it beyond `budget`."""
+    loader = get_yaml_loader()(text)
     try:
-        root = yaml.compose(text, Loader=get_yaml_loader())
+        root = loader.get_single_node()
     except yaml.YAMLError as e:
+        loader.dispose()
         raise ConfigError(f"{where} is not valid YAML: {e}") from e
     limit = budget(len(text))
     sizes: Dict[int, int] = {}
@@ -57,12 +59,19 @@ def load_yaml(text: str, where: str) -> Any:
                               "refusing an alias bomb")
         return n
 
-    if root is not None:
-        expanded(root)
     try:
-        return OmegaConf.create(text)
+        if root is not None:
+            expanded(root)
+        data = loader.construct_document(root) if root is not None else {}
+        if not isinstance(data, (dict, list)):
+            raise ConfigError(f"{where} is not a valid config: a {type(data).__name__}, not a mapping")
+        return OmegaConf.create(data)  # from the nodes already composed: the text is parsed once
+    except ConfigError:
+        raise
     except Exception as e:  # yaml and omegaconf raise many types on garbage
         raise ConfigError(f"{where} is not a valid config: {type(e).__name__}: {e}") from e
+    finally:
+        loader.dispose()
 
 
 def _interpolations(value: str, where: str, key: str) -> List[Tuple[int, List[str]]]:
@@ -99,10 +108,12 @@ def _interpolations(value: str, where: str, key: str) -> List[Tuple[int, List[st
     return refs
 
 
-def check_restored_config(config: Any, where: str, text_size: Optional[int] = None) -> None:
-    """Refuse resolver calls anywhere in `config`, and interpolations that resolve beyond `budget`."""
+def check_restored_config(config: Any, where: str, text_size: Optional[int] = None) -> bool:
+    """Refuse resolver calls anywhere in `config`, and interpolations that resolve beyond `budget`.
+
+    Returns whether `config` holds any interpolation (so resolving it would change anything)."""
     if not isinstance(config, (DictConfig, ListConfig)):
-        return
+        return False
     plain = OmegaConf.to_container(config, resolve=False)
     refs: Dict[Tuple, List[Tuple[int, List[str]]]] = {}
     own: Dict[Tuple, int] = {}
@@ -123,7 +134,7 @@ def check_restored_config(config: Any, where: str, text_size: Optional[int] = No
 
     scan(plain, ())
     if not refs:
-        return
+        return False
     limit = budget(text_size if text_size is not None else len(OmegaConf.to_yaml(config)))
     memo: Dict[Tuple, int] = {}
 
@@ -164,6 +175,7 @@ def check_restored_config(config: Any, where: str, text_size: Optional[int] = No
 
     for path in refs:
         size(path)
+    return True
 
 
 def _split_keys(keys: List[str]) -> List[str]:
@@ -182,7 +194,8 @@ def resolve_restored(config: Any, where: str, text_size: Optional[int] = None) -
     if not isinstance(config, (DictConfig, ListConfig)):
         return config
     try:
-        check_restored_config(config, where, text_size)
+        if not check_restored_config(config, where, text_size):
+            return config
         return OmegaConf.create(OmegaConf.to_container(config, resolve=True))
     except ConfigError:
         raise

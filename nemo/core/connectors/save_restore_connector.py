@@ -29,7 +29,7 @@ from nemo.core.connectors.restored_config import read_config, resolve_restored
 from nemo.core.connectors.archive import CONFIG_NAME, WEIGHTS_NAME, NemoArchive, write_archive, write_folder
 from nemo.core.connectors.weights import load_into, read_mapped_state_dict, read_state_dict, skip_init
 from nemo.utils import logging
-from nemo.utils.model_utils import ArtifactItem, ArtifactPathType, maybe_update_config_version
+from nemo.utils.model_utils import ArtifactItem, ArtifactPathType, rewrite_legacy_container
 
 _HASH_PREFIX = re.compile(r"^[0-9a-f]{32}_")
 
@@ -86,11 +86,11 @@ class SaveRestoreConnector:
     def collect_config_and_artifacts(self, model) -> Tuple[dict, Dict[str, str]]:
         """The config to write (children's configs and `nemo:` artifact names filled in) and the
         artifact files keyed by their member names."""
-        config = OmegaConf.to_container(maybe_update_config_version(model.cfg), resolve=True)
+        config = rewrite_legacy_container(OmegaConf.to_container(model.cfg, resolve=True))
         modules = list(model.named_nemo_modules())
         for attr, config_path, sub in modules:
             if attr:
-                _set_path(config, config_path, OmegaConf.to_container(maybe_update_config_version(sub.cfg), resolve=True))
+                _set_path(config, config_path, rewrite_legacy_container(OmegaConf.to_container(sub.cfg, resolve=True)))
         artifacts: Dict[str, str] = {}
         for _, config_path, sub in modules:
             for key, item in (getattr(sub, "artifacts", None) or {}).items():
