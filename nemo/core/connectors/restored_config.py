@@ -30,11 +30,13 @@ def budget(text_size: int) -> int:
 
 def load_yaml(text: str, where: str) -> Any:
     """`OmegaConf.create(text)` after checking that YAML aliases don't expand it beyond `budget`."""
-    loader = get_yaml_loader()(text)
+    loader = None
     try:
+        loader = get_yaml_loader()(text)  # the reader checks characters here already
         root = loader.get_single_node()
     except yaml.YAMLError as e:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
         raise ConfigError(f"{where} is not valid YAML: {e}") from e
     limit = budget(len(text))
     sizes: Dict[int, int] = {}
