@@ -11,7 +11,8 @@ step: its TDT losses need CUDA. Stage `write` (NVIDIA NeMo 3.0.0's interpreter):
 config, loads the weights strictly, `save_to`s `tdt_bpe.nemo` and computes every expected output through
 `make_transducer_goldens.make` on 3 held-out test-split utterances (`pick_batch`), merged into
 data/transducer/transducer_expected.json under `tdt_bpe`. `--kind rnnt` (both stages, its own --work) does the
-same for a plain RNN-T model (`rnnt_bpe_trained`), trained here with our RNN-T loss.
+same for a plain RNN-T model (`rnnt_bpe_trained`), trained here with our RNN-T loss, and `--kind hybrid` for an
+EncDecHybridRNNTCTCBPEModel (`hybrid_tdt_ctc_bpe_trained`: the TDT head plus the aux CTC head, weight 0.3).
 """
 
 import argparse
@@ -29,16 +30,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import make_transducer_goldens as gen  # noqa: E402
 
-NAMES = {"tdt": "tdt_bpe", "rnnt": "rnnt_bpe_trained"}
+NAMES = {"tdt": "tdt_bpe", "rnnt": "rnnt_bpe_trained", "hybrid": "hybrid_tdt_ctc_bpe_trained"}
+# Steps the committed goldens were trained for: plain RNN-T leaves its all-blank phase later than TDT (see the README).
+STEPS = {"tdt": 500, "rnnt": 1500, "hybrid": 800}
 NAME = NAMES["tdt"]
 
 
 def tdt_config(tokenizer_dir: str, kind: str = "tdt") -> dict:
-    """The hybrid golden's TDT head without the CTC branch (kind `tdt`) or the plain RNN-T golden's config
-    (kind `rnnt`), shrunk (d_model 64) to keep the archive under 2 MB."""
-    if kind == "tdt":
+    """The hybrid golden's config (kind `hybrid`), its TDT head without the CTC branch (kind `tdt`) or the plain
+    RNN-T golden's config (kind `rnnt`), shrunk (d_model 64) to keep the archive under 2 MB."""
+    if kind in ("tdt", "hybrid"):
         cfg = gen.hybrid_config(tokenizer_dir)
-        del cfg["aux_ctc"]
+        if kind == "tdt":
+            del cfg["aux_ctc"]
     else:
         cfg = gen.rnnt_config(tokenizer_dir)
     cfg["model_defaults"].update({"enc_hidden": 64, "pred_hidden": 64, "joint_hidden": 64})
@@ -49,8 +53,15 @@ def tdt_config(tokenizer_dir: str, kind: str = "tdt") -> dict:
     return cfg
 
 
-def greedy_texts(model, items, refs):
-    """Greedy-batch texts and WER of a list of (audio, ids) items."""
+def model_class(kind: str):
+    """The model class of a kind: the hybrid TDT-CTC one for `hybrid`, the transducer one otherwise."""
+    from nemo.collections.asr import models
+
+    return models.EncDecHybridRNNTCTCBPEModel if kind == "hybrid" else models.EncDecRNNTBPEModel
+
+
+def greedy_texts(model, items, refs, head: str = "rnnt"):
+    """Greedy-batch texts and WER of a list of (audio, ids) items, by the transducer or (`ctc`) the aux CTC head."""
     model.eval()
     texts = []
     with torch.no_grad():
@@ -61,19 +72,15 @@ def greedy_texts(model, items, refs):
             for k, (a, _) in enumerate(chunk):
                 sig[k, : len(a)] = torch.from_numpy(a)
             enc, enc_len = model(input_signal=sig, input_signal_length=torch.tensor([len(a) for a, _ in chunk]))
-            hyps = model.decoding.rnnt_decoder_predictions_tensor(enc, enc_len, return_hypotheses=True)
+            if head == "ctc":
+                hyps = model.ctc_decoding.ctc_decoder_predictions_tensor(
+                    model.ctc_decoder(encoder_output=enc), decoder_lengths=enc_len, return_hypotheses=True)
+            else:
+                hyps = model.decoding.rnnt_decoder_predictions_tensor(enc, enc_len, return_hypotheses=True)
             texts += [h.text for h in hyps]
     model.train()
-    errs = words = 0
-    for t, r in zip(texts, refs):
-        ref, hyp = r.split(), t.split()
-        d = list(range(len(hyp) + 1))
-        for i, rw in enumerate(ref, 1):
-            prev, d[0] = d[0], i
-            for j, hw in enumerate(hyp, 1):
-                prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
-        errs, words = errs + d[len(hyp)], words + len(ref)
-    return texts, errs / max(words, 1)
+    errs = sum(word_errors(r, t) for t, r in zip(texts, refs))
+    return texts, errs / max(sum(len(r.split()) for r in refs), 1)
 
 
 def refs_of(manifest: str, limit: int):
@@ -84,14 +91,12 @@ def refs_of(manifest: str, limit: int):
 def train(args) -> int:
     from lightning.pytorch import seed_everything
 
-    from nemo.collections.asr.models import EncDecRNNTBPEModel
-
     torch.set_num_threads(1)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     seed_everything(0)
     cfg = tdt_config(str(gen.FC / "tokenizer"), args.kind)
-    model = EncDecRNNTBPEModel(cfg=OmegaConf.create(cfg))
+    model = model_class(args.kind)(cfg=OmegaConf.create(cfg))
     train_items = gen.load_corpus(os.path.join(args.corpus, "train_manifest.json"), model.tokenizer, 1000)
     dev_manifest = os.path.join(args.corpus, "dev_manifest.json")
     dev_items = gen.load_corpus(dev_manifest, model.tokenizer, 24)
@@ -120,6 +125,10 @@ def train(args) -> int:
                "loss_first20": round(float(np.mean(log[:20])), 3), "loss_last20": round(float(np.mean(log[-20:])), 3),
                "dev_wer_greedy_batch": round(wer, 4), "dev_examples": list(zip(dev_refs[:4], texts[:4])),
                "n_params": sum(p.numel() for p in model.parameters())}
+    if args.kind == "hybrid":
+        texts, wer = greedy_texts(model, dev_items, dev_refs, head="ctc")
+        summary.update({"dev_wer_ctc_head": round(wer, 4), "dev_examples_ctc_head": list(zip(dev_refs[:4], texts[:4])),
+                        "ctc_loss_weight": cfg["aux_ctc"]["ctc_loss_weight"]})
     (work / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
     torch.save(model.state_dict(), work / "weights.pt")
     (work / "train_summary.json").write_text(json.dumps(summary, indent=1))
@@ -182,7 +191,6 @@ def pick_batch(model, corpus: str, out: Path, tag: str = NAME):
 
 def write(args) -> int:
     import nemo
-    from nemo.collections.asr.models import EncDecRNNTBPEModel
 
     torch.set_num_threads(1)
     work, out = Path(args.work), Path(args.out)
@@ -190,12 +198,13 @@ def write(args) -> int:
     cfg["tokenizer"]["dir"] = str(gen.FC / "tokenizer")
     weights = torch.load(work / "weights.pt", map_location="cpu", weights_only=True)
     facts = json.loads((gen.FC / "fc_expected.json").read_text())
-    probe = EncDecRNNTBPEModel(cfg=OmegaConf.create(cfg))
+    cls = model_class(args.kind)
+    probe = cls(cfg=OmegaConf.create(cfg))
     probe.load_state_dict(weights, strict=True)
     name = NAMES[args.kind]
     batch, batch_facts = pick_batch(probe.eval(), args.corpus, out, name)
     del probe
-    rec = gen.make(name, EncDecRNNTBPEModel, cfg, None, out, facts, weights=weights, batch=batch)
+    rec = gen.make(name, cls, cfg, None, out, facts, weights=weights, batch=batch)
     rec["batch"] = batch_facts
     rec["summary"]["training"] = json.loads((work / "train_summary.json").read_text())
     rec["summary"]["training"]["kind"] = args.kind
@@ -211,17 +220,19 @@ def write(args) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=["train", "write"])
-    ap.add_argument("--kind", choices=sorted(NAMES), default="tdt", help="TDT (tdt_bpe) or plain RNN-T (rnnt_bpe_trained)")
+    ap.add_argument("--kind", choices=sorted(NAMES), default="tdt",
+                    help="TDT (tdt_bpe), plain RNN-T (rnnt_bpe_trained) or hybrid TDT-CTC (hybrid_tdt_ctc_bpe_trained)")
     ap.add_argument("--work", required=True, help="folder for the trained config and weights")
     ap.add_argument("--corpus", help="train: folder made by python -m nemo.collections.asr.data.synth")
     ap.add_argument("--out", default=str(gen.HERE / "data" / "transducer"))
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, help=f"training steps (default per kind: {STEPS})")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--eval-every", type=int, default=100)
     args = ap.parse_args()
     if not args.corpus:
         ap.error("--corpus is needed (train: its train/dev splits; write: its held-out test split)")
+    args.steps = args.steps or STEPS[args.kind]
     return train(args) if args.stage == "train" else write(args)
 
 

@@ -1,7 +1,7 @@
-"""NeMo-written RNN-T, hybrid TDT-CTC (seeded, untrained; make_transducer_goldens.py) and TDT (trained here, written
-by NeMo 3.0.0; make_trained_tdt_golden.py) archives in data/transducer/ restore here with NeMo's keys,
-encoder/prediction-net/joint numbers, token ids, frames, durations, scores, texts and timestamps; our re-saved
-copies restore the same."""
+"""NeMo-written RNN-T, hybrid TDT-CTC (seeded, untrained; make_transducer_goldens.py) and TDT, RNN-T, hybrid TDT-CTC
+(trained here, written by NeMo 3.0.0; make_trained_tdt_golden.py) archives in data/transducer/ restore here with
+NeMo's keys, encoder/prediction-net/joint numbers, token ids, frames, durations, scores, texts and timestamps; our
+re-saved copies restore the same."""
 
 import importlib.util
 import json
@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "transducer"
 FC = HERE / "data" / "fastconformer"
 EXPECTED = json.loads((DATA / "transducer_expected.json").read_text())
-NAMES = ["rnnt_bpe", "hybrid_tdt_ctc_bpe", "tdt_bpe"]
+NAMES = ["rnnt_bpe", "hybrid_tdt_ctc_bpe", "tdt_bpe", "rnnt_bpe_trained"]
 TRAINED = [n for n in NAMES if "training" in EXPECTED[n]["summary"]]
 
 
