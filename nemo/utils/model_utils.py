@@ -42,6 +42,17 @@ def rewrite_legacy_container(node: Any) -> Any:
     return node
 
 
+def has_legacy_keys(node: Any) -> bool:
+    """Whether a plain config holds anything `rewrite_legacy_container` would change."""
+    if isinstance(node, dict):
+        if ("cls" in node and "_target_" not in node) or isinstance(node.get("params"), dict):
+            return True
+        return any(has_legacy_keys(v) for v in node.values())
+    if isinstance(node, list):
+        return any(has_legacy_keys(v) for v in node)
+    return False
+
+
 def config_from_container(container: Any) -> DictConfig:
     """A struct-mode config built once from a plain container, legacy keys rewritten."""
     new = OmegaConf.create(rewrite_legacy_container(container))

@@ -24,7 +24,7 @@ from nemo.core.connectors.restored_config import resolve_restored
 from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
 from nemo.package_info import __version__
 from nemo.utils import logging
-from nemo.utils.model_utils import ArtifactItem, config_from_container
+from nemo.utils.model_utils import ArtifactItem, config_from_container, has_legacy_keys
 
 
 def _to_dictconfig(cfg: Any, restoring: bool = False) -> DictConfig:
@@ -40,6 +40,12 @@ def _to_dictconfig(cfg: Any, restoring: bool = False) -> DictConfig:
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"cfg constructor argument must be of type DictConfig/dict/dataclass but got {type(cfg).__name__}")
     if restoring:
+        ctx = restore_context.current()
+        if ctx is not None and ctx.config is cfg and cfg._get_parent() is None \
+                and not has_legacy_keys(OmegaConf.to_container(cfg, resolve=False)):
+            ctx.config = None  # adopted once: read_config already checked and resolved it, restore_from its targets
+            OmegaConf.set_struct(cfg, True)
+            return cfg
         cfg = resolve_restored(cfg, "the restored model config")  # resolved now: the copy below need not resolve
     cfg = config_from_container(OmegaConf.to_container(cfg, resolve=not restoring))
     check_targets(cfg, where="the model config", missing_ok=True)

@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import os
 import tempfile
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from nemo.utils.exceptions import ArtifactError
 from nemo.core.connectors.archive import NemoArchive
@@ -22,8 +22,9 @@ class RestoreContext:
     `archive` is None while loading a Lightning checkpoint: data setup is skipped, no artifacts.
     """
 
-    def __init__(self, archive: Optional[NemoArchive]):
+    def __init__(self, archive: Optional[NemoArchive], config: Any = None):
         self.archive = archive
+        self.config = config  # the checked, resolved config read from the archive: the model may adopt it uncopied
         self._tmp: Optional[tempfile.TemporaryDirectory] = None
 
     @property

@@ -28,13 +28,35 @@ def budget(text_size: int) -> int:
     return MIN_BUDGET + EXPANSION * int(text_size)
 
 
+def _loader_class():
+    """OmegaConf's YAML loader (its tag resolvers, duplicate-key check) over libyaml's parser when PyYAML has it:
+    the same documents, parsed ~10x faster (a 1024-token vocabulary is listed five times in a Parakeet config)."""
+    global _LOADER
+    if _LOADER is None:
+        base = get_yaml_loader()
+        if getattr(yaml, "__with_libyaml__", False):
+            class _CLoader(yaml.cyaml.CParser, base):
+                def __init__(self, stream):
+                    yaml.cyaml.CParser.__init__(self, stream)
+                    yaml.constructor.SafeConstructor.__init__(self)
+                    yaml.resolver.Resolver.__init__(self)
+
+            _LOADER = _CLoader
+        else:
+            _LOADER = base
+    return _LOADER
+
+
+_LOADER = None
+
+
 def load_yaml(text: str, where: str) -> Any:
     """`OmegaConf.create(text)` after checking that YAML aliases don't expand it beyond `budget`."""
     loader = None
     try:
-        loader = get_yaml_loader()(text)  # the reader checks characters here already
+        loader = _loader_class()(text)  # the reader checks characters here already
         root = loader.get_single_node()
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, UnicodeError) as e:
         if loader is not None:
             loader.dispose()
         raise ConfigError(f"{where} is not valid YAML: {e}") from e

@@ -127,7 +127,7 @@ class SaveRestoreConnector:
         with _allowed_targets(allowed_targets):
             check_targets(conf, where=archive.path, missing_ok=True)
             cls = self._resolve_class(calling_cls, conf, archive.path)
-            ctx = restore_context.RestoreContext(archive)
+            ctx = restore_context.RestoreContext(archive, config=conf)
             init_guard = skip_init() if strict else contextlib.nullcontext()
             with restore_context.restoring(ctx), init_guard:
                 instance = self._construct(cls, conf, trainer, archive.path)

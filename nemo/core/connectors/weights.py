@@ -14,6 +14,7 @@ import ctypes
 import functools
 import io
 import mmap
+import os
 import pickle
 import struct
 import threading
@@ -246,6 +247,8 @@ def load_into(model: torch.nn.Module, archive: NemoArchive, strict: bool = True)
         logging.warning(f"strict=False: skipped weights while restoring {archive.path}:{details}")
         bad = {m.split(":", 1)[0] for m in misshaped}
         state_dict = collections.OrderedDict((k, v) for k, v in state_dict.items() if k not in bad)
+    if mapped is not None:
+        state_dict = _read_in_place(model, mapped, archive.locate(WEIGHTS_NAME)[0], state_dict)
     handles = _release_hooks(model, mapped) if mapped is not None else []
     try:
         model.load_state_dict(state_dict, strict=False)
@@ -257,6 +260,37 @@ def load_into(model: torch.nn.Module, archive: NemoArchive, strict: bool = True)
         if mapped is not None:
             mapped.release(0, len(mapped._mm))
     return {"missing": missing, "unexpected": unexpected, "mis_shaped": misshaped}
+
+
+def _read_in_place(model: torch.nn.Module, mapped: MappedStateDict, path: str,
+                   state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Read each tensor whose model twin has its layout straight from the file into the twin's memory.
+
+    One kernel copy from the page cache into the parameter (as `torch.load` does into its own buffers), instead of
+    faulting the mapped pages in and copying them again; the twin then stands in for the mapped view, so
+    `load_state_dict` keeps all its checks and hooks and its copy of a tensor onto itself is a no-op.
+    """
+    own = model.state_dict(keep_vars=True)
+    base_addr = ctypes.addressof(ctypes.c_char.from_buffer(mapped._mm)) if len(mapped._mm) else 0
+    out = collections.OrderedDict(state_dict)
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        for key, src in state_dict.items():
+            dst = own.get(key)
+            if (dst is None or dst.device.type != "cpu" or dst.dtype != src.dtype or dst.shape != src.shape
+                    or not dst.is_contiguous() or not src.is_contiguous() or src.numel() == 0):
+                continue
+            nbytes = src.numel() * src.element_size()
+            offset = src.data_ptr() - base_addr
+            view = memoryview((ctypes.c_char * nbytes).from_address(dst.data_ptr())).cast("B")
+            done = 0
+            while done < nbytes:
+                n = os.preadv(fd, [view[done:]], offset + done)
+                if n <= 0:
+                    raise ArchiveError(f"{path}: {WEIGHTS_NAME} ends inside tensor {key!r}")
+                done += n
+            out[key] = dst
+    return out
 
 
 def _release_hooks(model: torch.nn.Module, mapped: MappedStateDict):

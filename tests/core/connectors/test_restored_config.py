@@ -124,3 +124,44 @@ def test_a_restored_config_cannot_pack_a_local_file(tmp_path):
     # After the restore, the user may still register local files explicitly.
     model.register_artifact("extra_file", str(secret))
     assert model.artifacts["extra_file"].path == str(secret)
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1e-3\nb: yes\nc: 2024-01-01\nd: .inf\ne: 0x10\nf: 1_000\ng: ~\nh: '007'\n",
+    "x: &a [1, {k: v}]\ny: *a\n",
+    "\ufeffa: [1, 2.5, true, null]\n",
+])
+def test_yaml_reads_as_omegaconf_reads_it(text):
+    from nemo.core.connectors.restored_config import load_yaml
+
+    assert OmegaConf.to_container(load_yaml(text, "w")) == OmegaConf.to_container(OmegaConf.create(text))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: 1\na: 2\n", "duplicate key"),
+    ("a: \x07\n", "control characters"),
+    ("a: [1, 2\n", "flow sequence"),
+    ("a: '\ud800'\n", "not valid YAML"),
+])
+def test_bad_yaml_is_a_config_error_naming_the_file(text, message):
+    from nemo.core.connectors.restored_config import load_yaml
+
+    with pytest.raises(ConfigError, match=message) as err:
+        load_yaml(text, "some.nemo:model_config.yaml")
+    assert "some.nemo:model_config.yaml" in str(err.value)
+
+
+def test_the_restored_config_is_adopted_and_legacy_keys_still_rewritten(tmp_path):
+    """A model adopts the config read from its archive (struct mode, equal to what was saved); a legacy config
+    (`cls` / `params`) is still rewritten on the way in."""
+    path = str(tmp_path / "m.nemo")
+    Toy(OmegaConf.create({"dim": 3, "extra": {"cls": "torch.nn.Identity", "params": {"x": 1}}})).save_to(path)
+    restored = Toy.restore_from(path)
+    assert OmegaConf.is_struct(restored.cfg)
+    assert OmegaConf.to_container(restored.cfg.extra) == {"_target_": "torch.nn.Identity", "x": 1}
+    plain = str(tmp_path / "p.nemo")
+    Toy(OmegaConf.create({"dim": 3, "name": "p"})).save_to(plain)
+    again = Toy.restore_from(plain)
+    assert OmegaConf.is_struct(again.cfg) and again.cfg.name == "p" and again.layer.weight.shape == (1, 3)
+    with pytest.raises(Exception):
+        again.cfg.not_a_key = 1

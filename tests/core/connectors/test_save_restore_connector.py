@@ -239,3 +239,37 @@ def test_corrupt_config_yaml_is_archive_error(tmp_path):
         tar.addfile(info, io.BytesIO(data))
     with pytest.raises(ArchiveError, match="model_config.yaml"):
         Toy.restore_from(str(path))
+
+
+class _Mixed(ModelPT):
+    """Parameters the in-place reader takes (contiguous, same dtype) beside ones it leaves to load_state_dict."""
+
+    def __init__(self, cfg, trainer=None):
+        super().__init__(cfg, trainer)
+        self.layer = torch.nn.Linear(8, 5)
+        self.register_buffer("as_double", torch.zeros(3, dtype=torch.float64 if cfg.get("double") else torch.float32))
+        self.register_buffer("strided", torch.zeros(4, 6).t())
+        self.register_buffer("empty", torch.zeros(0))
+
+    def setup_training_data(self, cfg):
+        pass
+
+    def setup_validation_data(self, cfg):
+        pass
+
+
+def test_weights_read_in_place_or_copied_all_arrive(tmp_path):
+    torch.manual_seed(3)
+    m = _Mixed(OmegaConf.create({}))
+    m.as_double.copy_(torch.randn(3))
+    m.strided.copy_(torch.randn(6, 4))
+    path = str(tmp_path / "m.nemo")
+    m.save_to(path)
+    cfg = _Mixed.restore_from(path, return_config=True)
+    cfg.double = True  # the model's buffer is float64, the file's float32: copied with conversion
+    r = _Mixed.restore_from(path, override_config_path=cfg)
+    assert torch.equal(r.layer.weight, m.layer.weight) and torch.equal(r.layer.bias, m.layer.bias)
+    assert r.as_double.dtype == torch.float64 and torch.equal(r.as_double, m.as_double.double())
+    assert not r.strided.is_contiguous() and torch.equal(r.strided, m.strided)
+    r.layer.weight.data.add_(1)  # the model owns its memory: the archive is untouched
+    assert torch.equal(_Mixed.restore_from(path).layer.weight, m.layer.weight)
