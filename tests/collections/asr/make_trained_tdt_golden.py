@@ -217,9 +217,46 @@ def write(args) -> int:
     return 0
 
 
+def training_grads(args) -> int:
+    """NeMo's RNN-T training-path loss (encoder -> prediction net on the references -> joint -> `self.loss`,
+    `mean_batch`) and its parameter gradients on the golden batch, eval mode (no dropout/SpecAugment), recorded
+    under `<name>.training_step`: our loss and gradients are checked against these. RNN-T only: NeMo 3.0.0 has no
+    CPU TDT loss."""
+    name = NAMES[args.kind]
+    path = Path(args.out) / "transducer_expected.json"
+    expected = json.loads(path.read_text())
+    rec = expected[name]
+    model = model_class(args.kind).restore_from(str(Path(args.out) / rec["archive"]), map_location="cpu").eval()
+    x = torch.from_numpy(np.load(Path(args.out) / rec["batch"]["arrays"]["input"]))
+    x_len = torch.from_numpy(np.load(Path(args.out) / rec["batch"]["arrays"]["input_len"]))
+    ids = [model.tokenizer.text_to_ids(r) for r in rec["batch"]["references"]]
+    tgt = torch.zeros(len(ids), max(len(t) for t in ids), dtype=torch.long)
+    for k, t in enumerate(ids):
+        tgt[k, : len(t)] = torch.tensor(t)
+    tgt_len = torch.tensor([len(t) for t in ids])
+    enc, enc_len = model.forward(input_signal=x, input_signal_length=x_len)
+    dec, dec_len, _ = model.decoder(targets=tgt, target_length=tgt_len)
+    joint = model.joint(encoder_outputs=enc, decoder_outputs=dec)
+    loss = model.loss(log_probs=joint, targets=tgt, input_lengths=enc_len, target_lengths=dec_len)
+    loss.backward()
+    params = dict(model.named_parameters())
+    rec["training_step"] = {
+        "what": "eval-mode loss and parameter gradients through NeMo's training path on the golden batch",
+        "loss_name": model.cfg.loss.loss_name, "reduction": model.cfg.get("rnnt_reduction", "mean_batch"),
+        "targets": tgt.tolist(), "target_lengths": tgt_len.tolist(), "loss": float(loss),
+        "grad_norms": {k: float(p.grad.norm()) for k, p in params.items()},
+        "grad_sums": {k: float(p.grad.sum()) for k, p in params.items()},
+        "joint_output_bias_grad": params["joint.joint_net.2.bias"].grad.tolist()}
+    path.write_text(json.dumps(expected, indent=1))
+    print(json.dumps({"loss": float(loss), "decoder_grad_norm": float(sum(params[k].grad.norm() ** 2 for k in params
+                                                                          if k.startswith("decoder.")) ** 0.5)}))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["train", "write"])
+    ap.add_argument("stage", choices=["train", "write", "grads"], help="grads: NeMo's training-path loss and "
+                    "gradients on a written RNN-T golden (NeMo's interpreter)")
     ap.add_argument("--kind", choices=sorted(NAMES), default="tdt",
                     help="TDT (tdt_bpe), plain RNN-T (rnnt_bpe_trained) or hybrid TDT-CTC (hybrid_tdt_ctc_bpe_trained)")
     ap.add_argument("--work", required=True, help="folder for the trained config and weights")
@@ -230,10 +267,10 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--eval-every", type=int, default=100)
     args = ap.parse_args()
-    if not args.corpus:
+    if not args.corpus and args.stage != "grads":
         ap.error("--corpus is needed (train: its train/dev splits; write: its held-out test split)")
     args.steps = args.steps or STEPS[args.kind]
-    return train(args) if args.stage == "train" else write(args)
+    return {"train": train, "write": write, "grads": training_grads}[args.stage](args)
 
 
 if __name__ == "__main__":

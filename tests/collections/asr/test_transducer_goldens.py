@@ -208,6 +208,35 @@ def test_resaved_archive_restores_with_the_same_decoding(name, tmp_path):
     assert (tmp_path / "second.nemo").read_bytes() == path.read_bytes()
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["joint_then_loss", "fuse_loss_wer"])
+@pytest.mark.parametrize("name", [n for n in NAMES if "training_step" in EXPECTED[n]])
+def test_rnnt_training_loss_and_gradients_match_nemo(name, fused):
+    """The training path (encoder, prediction net on the references, joint, RNN-T loss, mean_batch) gives NeMo's
+    loss and NeMo's gradient in every parameter, prediction net included; also through the fused joint."""
+    want = EXPECTED[name]["training_step"]
+    cls = getattr(models, EXPECTED[name]["class"])
+    cfg = cls.restore_from(str(DATA / EXPECTED[name]["archive"]), return_config=True)
+    with open_dict(cfg):
+        cfg.joint.fuse_loss_wer, cfg.joint.fused_batch_size = fused, 2
+    model = cls.restore_from(str(DATA / EXPECTED[name]["archive"]), map_location="cpu", override_config_path=cfg)
+    model.eval()
+    x, x_len = _batch(name)[:2]
+    tgt, tgt_len = torch.tensor(want["targets"]), torch.tensor(want["target_lengths"])
+    enc, enc_len = model(input_signal=x, input_signal_length=x_len)
+    loss, _ = model._transducer_loss(enc, enc_len, tgt, tgt_len, compute_wer=False)
+    loss.backward()
+    assert loss.item() == pytest.approx(want["loss"], rel=1e-5)
+    params = dict(model.named_parameters())
+    assert sorted(params) == sorted(want["grad_norms"])
+    for key, p in params.items():
+        assert float(p.grad.norm()) == pytest.approx(want["grad_norms"][key], rel=1e-4, abs=1e-6), key
+        # a gradient within 1e-4 of NeMo's (relative, in norm) moves its sum by at most 1e-4 * norm * sqrt(n)
+        bound = 1e-4 * want["grad_norms"][key] * p.numel() ** 0.5 + 1e-7
+        assert abs(float(p.grad.sum()) - want["grad_sums"][key]) <= bound, key
+    assert np.abs(params["joint.joint_net.2.bias"].grad.numpy() - np.array(want["joint_output_bias_grad"])).max() <= 1e-5
+    assert min(want["grad_norms"][k] for k in params if k.startswith("decoder.")) > 0  # it reaches the prediction net
+
+
 def test_trained_tdt_golden_emits_partly_correct_text():
     """The trained archive decodes real words of the held-out references (not blanks or garbage), so its ids,
     durations and timestamps come from a model that learnt speech, as a fine-tuned Parakeet's would."""
