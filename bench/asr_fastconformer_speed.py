@@ -122,6 +122,8 @@ def work_restore(a):
     import nemo
 
     path = a.weights if a.how == "torch_load" else a.nemo
+    if a.how != "torch_load":
+        from nemo.collections.asr.models import ASRModel  # importing the collection is not part of restoring
     _warm_file(path)
     base = status_kb("VmRSS")
     start = time.perf_counter()
@@ -129,8 +131,6 @@ def work_restore(a):
         obj = torch.load(path, map_location="cpu", weights_only=True)
         weights = sum(t.numel() * t.element_size() for t in obj.values())
     else:
-        from nemo.collections.asr.models import ASRModel
-
         obj = ASRModel.restore_from(path, map_location="cpu")
         weights = sum(t.numel() * t.element_size() for t in obj.state_dict().values())
     elapsed = time.perf_counter() - start

@@ -8,6 +8,7 @@ Anything the fast path doesn't understand falls back to `torch.load(weights_only
 """
 
 import collections
+import concurrent.futures
 import contextlib
 import contextvars
 import ctypes
@@ -262,34 +263,56 @@ def load_into(model: torch.nn.Module, archive: NemoArchive, strict: bool = True)
     return {"missing": missing, "unexpected": unexpected, "mis_shaped": misshaped}
 
 
+READ_THREADS = 4  # at most this many reader threads: restore is bound by page faults and copies, not compute
+_CHUNK = 64 << 20
+
+
 def _read_in_place(model: torch.nn.Module, mapped: MappedStateDict, path: str,
                    state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Read each tensor whose model twin has its layout straight from the file into the twin's memory.
 
     One kernel copy from the page cache into the parameter (as `torch.load` does into its own buffers), instead of
-    faulting the mapped pages in and copying them again; the twin then stands in for the mapped view, so
-    `load_state_dict` keeps all its checks and hooks and its copy of a tensor onto itself is a no-op.
+    faulting the mapped pages in and copying them again, spread over a few threads (`pread` drops the GIL). The twin
+    then stands in for the mapped view, so `load_state_dict` keeps its checks and hooks; copying a tensor onto itself
+    is a no-op.
     """
     own = model.state_dict(keep_vars=True)
     base_addr = ctypes.addressof(ctypes.c_char.from_buffer(mapped._mm)) if len(mapped._mm) else 0
     out = collections.OrderedDict(state_dict)
+    jobs: List[Tuple[str, int, int, int]] = []  # key, destination address, file offset, bytes
+    for key, src in state_dict.items():
+        dst = own.get(key)
+        if (dst is None or dst.device.type != "cpu" or dst.dtype != src.dtype or dst.shape != src.shape
+                or not dst.is_contiguous() or not src.is_contiguous() or src.numel() == 0):
+            continue
+        nbytes = src.numel() * src.element_size()
+        offset = src.data_ptr() - base_addr
+        for done in range(0, nbytes, _CHUNK):
+            jobs.append((key, dst.data_ptr() + done, offset + done, min(_CHUNK, nbytes - done)))
+        out[key] = dst
+    if not jobs:
+        return out
     with open(path, "rb") as f:
         fd = f.fileno()
-        for key, src in state_dict.items():
-            dst = own.get(key)
-            if (dst is None or dst.device.type != "cpu" or dst.dtype != src.dtype or dst.shape != src.shape
-                    or not dst.is_contiguous() or not src.is_contiguous() or src.numel() == 0):
-                continue
-            nbytes = src.numel() * src.element_size()
-            offset = src.data_ptr() - base_addr
-            view = memoryview((ctypes.c_char * nbytes).from_address(dst.data_ptr())).cast("B")
+
+        def read(job: Tuple[str, int, int, int]) -> None:
+            key, address, offset, nbytes = job
+            view = memoryview((ctypes.c_char * nbytes).from_address(address)).cast("B")
             done = 0
             while done < nbytes:
                 n = os.preadv(fd, [view[done:]], offset + done)
                 if n <= 0:
                     raise ArchiveError(f"{path}: {WEIGHTS_NAME} ends inside tensor {key!r}")
                 done += n
-            out[key] = dst
+
+        workers = min(READ_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, len(jobs))
+        if workers <= 1:
+            for job in jobs:
+                read(job)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="nemo-restore") as pool:
+                for _ in pool.map(read, jobs):
+                    pass
     return out
 
 
