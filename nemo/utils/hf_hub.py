@@ -25,6 +25,7 @@ from nemo.utils.download import (
     PretrainedModelError,
     UnknownModelError,
     cache_root,
+    download_limits,
     is_offline,
     verify_file,
 )
@@ -162,13 +163,28 @@ def _download(repo_id: str, revision: Optional[str], tok: Optional[str], force: 
     files = {s.rfilename: s.size for s in (info.siblings or [])}
     packed = f"{repo_id.split('/')[1]}.nemo"
     if packed in files:
+        _check_declared_size(repo_id, {packed: files[packed]})
         return _download_packed(repo_id, packed, info.sha, revision, tok, force)
     if "model_config.yaml" not in files:
         raise UnknownModelError(
             f"Hub repo {repo_id} holds neither {packed} nor model_config.yaml, so it is not a NeMo model "
             f"(files: {sorted(files)[:10]}). Check the repo id."
         )
+    _check_declared_size(repo_id, files)
     return _download_unpacked(repo_id, info.sha, revision, tok, force, files)
+
+
+def _check_declared_size(repo_id: str, files: dict) -> None:
+    """Refuse, before any byte moves, a model whose files the Hub says are larger than NEMO_DOWNLOAD_MAX_BYTES
+    (64 GiB by default) in all; huggingface_hub then checks each file against its declared size."""
+    limit, what, _ = download_limits()
+    total = sum(size for size in files.values() if size)
+    if total > limit:
+        biggest = max(files, key=lambda name: files[name] or 0)
+        raise DownloadError(
+            f"Hub repo {repo_id}: its model files are {total} bytes (largest {biggest}: {files[biggest]} bytes), "
+            f"above {what} ({limit} bytes); set NEMO_DOWNLOAD_MAX_BYTES higher to download it"
+        )
 
 
 def _download_packed(repo_id: str, filename: str, commit: str, revision: Optional[str], tok, force: bool) -> str:

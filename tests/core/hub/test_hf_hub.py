@@ -242,3 +242,18 @@ def test_custom_template_placeholders_and_string_cards(hub):
     assert card.endswith("---\n# ABC\n5 params, {unknown} and {} stay") and kwargs == {"model_name": "ABC"}
     model.push_to_hf_hub("me/string_card", model_card="# {model_name} at {repo_id}, {other}")
     assert hub.files("me/string_card")["README.md"].decode() == "# String Card at me/string_card, {other}"
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_a_model_larger_than_the_byte_cap_is_refused_before_download(hub, monkeypatch, pack):
+    repo = f"me/capped_{int(pack)}"
+    _toy(6).push_to_hf_hub(repo, pack_nemo_file=pack)
+    monkeypatch.setenv("NEMO_DOWNLOAD_MAX_BYTES", "1000")
+    n = len(hub.requests)
+    with pytest.raises(DownloadError, match=r"capped_.*above NEMO_DOWNLOAD_MAX_BYTES \(1000 bytes\)"):
+        Toy.from_pretrained(repo, map_location="cpu")
+    assert not any("/resolve/" in str(r) for r in _requests_since(hub, n))  # only the metadata was asked for
+    monkeypatch.delenv("NEMO_DOWNLOAD_MAX_BYTES")
+    n = len(hub.requests)
+    assert torch.equal(Toy.from_pretrained(repo, map_location="cpu").layer.weight, _toy(6).layer.weight)
+    assert any("/resolve/" in str(r) for r in _requests_since(hub, n))
