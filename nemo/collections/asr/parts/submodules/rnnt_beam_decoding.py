@@ -12,16 +12,18 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 
+from nemo.collections.asr.parts.submodules.transducer_batched_beam_infer import BeamBatchedRNNTInfer
 from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis, NBestHypotheses
 from nemo.core.classes.common import Typing
 from nemo.core.neural_types import AcousticEncodedRepresentation, HypothesisType, LengthsType, NeuralType
 
-__all__ = ["BeamRNNTInfer", "BeamRNNTInferConfig", "pack_hypotheses", "is_prefix", "select_k_expansions"]
+__all__ = ["BeamRNNTInfer", "BeamBatchedRNNTInfer", "BeamRNNTInferConfig", "pack_hypotheses", "is_prefix",
+           "select_k_expansions"]
 
 # Search types NeMo names that are not provided here; each gets an error naming it.
 _NOT_PROVIDED = {
     "nsc": "constrained beam search (NeMo does not implement it either)",
-    "malsd_batch": "batched modified alignment-length synchronous decoding",
+    "malsd_batch": "batched modified alignment-length synchronous decoding: BeamBatchedRNNTInfer",
     "maes_batch": "batched modified adaptive expansion search",
 }
 
@@ -534,3 +536,7 @@ class BeamRNNTInferConfig:
     ngram_lm_alpha: float = 0.0
     hat_subtract_ilm: bool = False
     hat_ilm_weight: float = 0.0
+    max_symbols_per_step: Optional[int] = 10
+    blank_lm_score_mode: Optional[str] = "lm_weighted_full"
+    pruning_mode: Optional[str] = "late"
+    allow_cuda_graphs: Optional[bool] = True

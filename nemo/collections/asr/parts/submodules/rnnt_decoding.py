@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Dict, List, Optional, Set
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -14,11 +15,13 @@ from nemo.collections.asr.parts.submodules.ctc_decoding import supported_punctua
 from nemo.collections.asr.parts.submodules.decoding_configs import ConfidenceConfig
 from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis, NBestHypotheses
 from nemo.collections.asr.parts.utils.timestamp_utils import get_segment_offsets, get_words_offsets
+from nemo.core.classes.exceptions import ConfigError
 
 __all__ = ["AbstractRNNTDecoding", "RNNTDecoding", "RNNTBPEDecoding", "RNNTDecodingConfig", "RNNTBPEDecodingConfig"]
 
 _GREEDY = ("greedy", "greedy_batch")
 _BEAM = ("beam", "tsd", "alsd", "maes", "malsd_batch", "maes_batch")
+_BATCHED_BEAM = ("malsd_batch", "maes_batch")
 
 
 def _beam_defaults() -> Dict[str, Any]:
@@ -30,6 +33,7 @@ def _beam_defaults() -> Dict[str, Any]:
         "maes_expansion_beta": 2, "language_model": None, "softmax_temperature": 1.0, "preserve_alignments": False,
         "ngram_lm_model": None, "ngram_lm_alpha": 0.0, "boosting_tree_alpha": 0.0, "hat_subtract_ilm": False,
         "hat_ilm_weight": 0.0, "max_symbols_per_step": 10, "allow_cuda_graphs": True,
+        "blank_lm_score_mode": "lm_weighted_full", "pruning_mode": "late",
     }
 
 
@@ -132,8 +136,11 @@ class AbstractRNNTDecoding:
         common = dict(decoder_model=decoder, joint_model=joint, blank_index=self.blank_id,
                       max_symbols_per_step=max_symbols, preserve_alignments=self.preserve_alignments,
                       preserve_frame_confidence=self.preserve_frame_confidence)
+        if strategy in _BATCHED_BEAM:
+            return self._build_batched_beam(strategy, section, decoder, joint)
         if section.get("ngram_lm_model", None):
-            raise ValueError("n-gram LM fusion (greedy.ngram_lm_model) is not supported by this implementation")
+            raise ValueError(f"n-gram LM fusion ({'beam' if strategy in _BEAM else 'greedy'}.ngram_lm_model) is "
+                             f"not supported with strategy {strategy!r} here; use strategy 'malsd_batch'")
         if strategy == "greedy":
             if self._is_tdt:
                 return greedy_search.GreedyTDTInfer(durations=list(self.durations),
@@ -145,6 +152,69 @@ class AbstractRNNTDecoding:
                                                     include_duration=self.tdt_include_token_duration, **common)
             return greedy_search.GreedyBatchedRNNTInfer(loop_labels=section.get("loop_labels", True), **common)
         return self._build_beam(strategy, section, decoder, joint)
+
+    def _fusion_models(self, section):
+        """The n-gram LM (`ngram_lm_model`: ARPA or LM `.nemo`) and boosting tree of `section`, with alphas."""
+        from nemo.collections.asr.parts.submodules.ctc_beam_decoding import load_ngram_lm
+
+        models, alphas = [], []
+        lm = section.get("ngram_lm_model", None)
+        if lm is None:
+            lm = getattr(self, "ngram_lm", None)
+        if lm is not None:
+            models.append(load_ngram_lm(lm, vocab_size=self.blank_id))
+            alphas.append(float(section.get("ngram_lm_alpha", 0.0) or 0.0))
+        boosting = section.get("boosting_tree", None)
+        if boosting is not None:
+            from nemo.collections.asr.parts.context_biasing.boosting_graph_batched import (
+                GPUBoostingTreeModel,
+                boosting_config_is_empty,
+            )
+
+            if not boosting_config_is_empty(boosting):
+                tokenizer = getattr(self, "tokenizer", None)
+                if tokenizer is None:
+                    raise ConfigError("decoding.beam.boosting_tree needs the model's tokenizer to spell the phrases")
+                models.append(GPUBoostingTreeModel.from_config(boosting, tokenizer=tokenizer))
+                alphas.append(float(section.get("boosting_tree_alpha", 0.0) or 0.0))
+        return (models, alphas) if models else (None, None)
+
+    def set_ngram_lm(self, lm) -> None:
+        """Use `lm` (an NGramGPULanguageModel, e.g. one nested in the ASR model) whenever `decoding.beam` names no
+        LM file; rebuilds a batched beam decoder."""
+        self.ngram_lm = lm
+        if self.cfg.get("strategy", None) in _BATCHED_BEAM:
+            self.decoding = self._build_batched_beam(self.cfg.strategy, self.cfg.get("beam", None) or {},
+                                                     self.decoding.decoder, self.decoding.joint)
+
+    def _build_batched_beam(self, strategy, section, decoder, joint):
+        """`malsd_batch` (RNN-T and TDT) with n-gram LM / boosting-tree fusion; options as NeMo reads them."""
+        from nemo.collections.asr.parts.submodules.transducer_batched_beam_infer import (
+            BeamBatchedRNNTInfer,
+            BeamBatchedTDTInfer,
+        )
+
+        if strategy == "maes_batch":
+            raise ValueError("decoding strategy 'maes_batch' (batched modified adaptive expansion search) is not "
+                             "provided by this implementation; use 'malsd_batch' (batched, with LM fusion) or the "
+                             "per-utterance 'maes'")
+        if self.preserve_alignments:
+            raise ValueError(f"preserve_alignments is not supported with strategy {strategy!r} (as in NeMo)")
+        models, alphas = self._fusion_models(section)
+        max_symbols = section.get("max_symbols", None)
+        if max_symbols is None:
+            max_symbols = section.get("max_symbols_per_step", 10)
+        kwargs = dict(decoder_model=decoder, joint_model=joint, blank_index=self.blank_id,
+                      beam_size=int(section.get("beam_size", 4)), search_type=strategy,
+                      max_symbols_per_step=max_symbols, fusion_models=models, fusion_models_alpha=alphas,
+                      blank_lm_score_mode=section.get("blank_lm_score_mode", None) or "lm_weighted_full",
+                      pruning_mode=section.get("pruning_mode", None) or "late",
+                      score_norm=bool(section.get("score_norm", True)),
+                      allow_cuda_graphs=bool(section.get("allow_cuda_graphs", True)),
+                      return_best_hypothesis=bool(section.get("return_best_hypothesis", True)))
+        if self._is_tdt:
+            return BeamBatchedTDTInfer(durations=list(self.durations), **kwargs)
+        return BeamBatchedRNNTInfer(**kwargs)
 
     def _build_beam(self, strategy, section, decoder, joint):
         """Beam strategies live in rnnt_beam_decoding / tdt_beam_decoding when those modules are installed."""
@@ -236,10 +306,10 @@ class AbstractRNNTDecoding:
         """Replace `timestamp` (frame per token) by {timestep, char, word, segment} offsets in frames."""
         if timestamp_type not in ("char", "word", "segment", "all"):
             raise ValueError(f"rnnt_timestamp_type must be char, word, segment or all; got {timestamp_type!r}")
-        if isinstance(hypothesis.timestamp, torch.Tensor):
-            hypothesis.timestamp = hypothesis.timestamp.cpu().tolist()
-        if isinstance(hypothesis.token_duration, torch.Tensor):
-            hypothesis.token_duration = hypothesis.token_duration.cpu().tolist()
+        if isinstance(hypothesis.timestamp, (torch.Tensor, np.ndarray)):  # batched beam search gives numpy
+            hypothesis.timestamp = hypothesis.timestamp.tolist()
+        if isinstance(hypothesis.token_duration, (torch.Tensor, np.ndarray)):
+            hypothesis.token_duration = hypothesis.token_duration.tolist()
         ids = hypothesis.y_sequence.tolist() if isinstance(hypothesis.y_sequence, torch.Tensor) else list(hypothesis.y_sequence)
         if self._is_tdt:
             ends = [s + d for s, d in zip(hypothesis.timestamp, hypothesis.token_duration or [])]

@@ -12,9 +12,10 @@ from nemo.collections.asr.parts.submodules.rnnt_beam_decoding import (
     _logaddexp,
     is_prefix,
 )
+from nemo.collections.asr.parts.submodules.transducer_batched_beam_infer import BeamBatchedTDTInfer
 from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis
 
-__all__ = ["BeamTDTInfer"]
+__all__ = ["BeamTDTInfer", "BeamBatchedTDTInfer"]
 
 # `decoding.beam` options of RNN-T searches that a TDT search accepts and does not use.
 _RNNT_ONLY_OPTIONS = {"tsd_max_sym_exp_per_step", "alsd_max_target_len", "nsc_max_timesteps_expansion",

@@ -119,6 +119,5 @@ def test_tdt_beam_on_tdt_modules_and_through_decoding():
 
 def test_unsupported_beam_strategies_through_decoding_name_themselves():
     dec, joint = _modules(5)
-    for strategy in ("malsd_batch", "maes_batch"):
-        with pytest.raises(ValueError, match=strategy):
-            RNNTDecoding({"strategy": strategy}, decoder=dec, joint=joint, vocabulary=VOCAB)
+    with pytest.raises(ValueError, match="maes_batch"):
+        RNNTDecoding({"strategy": "maes_batch"}, decoder=dec, joint=joint, vocabulary=VOCAB)
