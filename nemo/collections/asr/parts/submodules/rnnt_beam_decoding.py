@@ -24,7 +24,7 @@ __all__ = ["BeamRNNTInfer", "BeamBatchedRNNTInfer", "BeamRNNTInferConfig", "pack
 _NOT_PROVIDED = {
     "nsc": "constrained beam search (NeMo does not implement it either)",
     "malsd_batch": "batched modified alignment-length synchronous decoding: BeamBatchedRNNTInfer",
-    "maes_batch": "batched modified adaptive expansion search",
+    "maes_batch": "batched modified adaptive expansion search: BeamBatchedRNNTInfer",
 }
 
 

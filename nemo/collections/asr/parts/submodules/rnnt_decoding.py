@@ -188,16 +188,15 @@ class AbstractRNNTDecoding:
                                                      self.decoding.decoder, self.decoding.joint)
 
     def _build_batched_beam(self, strategy, section, decoder, joint):
-        """`malsd_batch` (RNN-T and TDT) with n-gram LM / boosting-tree fusion; options as NeMo reads them."""
+        """`malsd_batch` (RNN-T and TDT) and `maes_batch` (RNN-T) with n-gram LM / boosting-tree fusion; options
+        as NeMo reads them."""
         from nemo.collections.asr.parts.submodules.transducer_batched_beam_infer import (
             BeamBatchedRNNTInfer,
             BeamBatchedTDTInfer,
         )
 
-        if strategy == "maes_batch":
-            raise ValueError("decoding strategy 'maes_batch' (batched modified adaptive expansion search) is not "
-                             "provided by this implementation; use 'malsd_batch' (batched, with LM fusion) or the "
-                             "per-utterance 'maes'")
+        if strategy == "maes_batch" and self._is_tdt:
+            raise ValueError("decoding strategy 'maes_batch' is RNN-T only (as in NeMo); use 'malsd_batch' for TDT")
         if self.preserve_alignments:
             raise ValueError(f"preserve_alignments is not supported with strategy {strategy!r} (as in NeMo)")
         models, alphas = self._fusion_models(section)
@@ -214,6 +213,11 @@ class AbstractRNNTDecoding:
                       return_best_hypothesis=bool(section.get("return_best_hypothesis", True)))
         if self._is_tdt:
             return BeamBatchedTDTInfer(durations=list(self.durations), **kwargs)
+        if strategy == "maes_batch":
+            kwargs.pop("max_symbols_per_step")
+            kwargs.update(maes_num_steps=section.get("maes_num_steps", 2),
+                          maes_expansion_beta=section.get("maes_expansion_beta", 2),
+                          maes_expansion_gamma=section.get("maes_expansion_gamma", 2.3))
         return BeamBatchedRNNTInfer(**kwargs)
 
     def _build_beam(self, strategy, section, decoder, joint):

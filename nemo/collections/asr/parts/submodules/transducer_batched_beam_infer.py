@@ -1,4 +1,4 @@
-"""NeMo's batched transducer beam decoders `BeamBatchedRNNTInfer` (malsd_batch) and `BeamBatchedTDTInfer`
+"""NeMo's batched transducer beam decoders `BeamBatchedRNNTInfer` (malsd_batch, maes_batch) and `BeamBatchedTDTInfer`
 (malsd_batch on TDT): the decoding-strategy front of the batched computers, returning NeMo's `Hypothesis`
 (best) or `NBestHypotheses` per utterance; re-exported from rnnt_beam_decoding / tdt_beam_decoding."""
 
@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from nemo.collections.asr.parts.submodules.rnnt_maes_batched_computer import ModifiedAESBatchedRNNTComputer
 from nemo.collections.asr.parts.submodules.rnnt_malsd_batched_computer import ModifiedALSDBatchedRNNTComputer
 from nemo.collections.asr.parts.submodules.tdt_malsd_batched_computer import ModifiedALSDBatchedTDTComputer
 from nemo.collections.asr.parts.utils.batched_beam_decoding_utils import BlankLMScoreMode, PruningMode
@@ -74,7 +75,8 @@ class _BatchedBeamInfer(Typing):
 
 
 class BeamBatchedRNNTInfer(_BatchedBeamInfer):
-    """RNN-T beam search vectorised over batch x beam: `malsd_batch` (NeMo's default batched search)."""
+    """RNN-T beam search vectorised over batch x beam: `malsd_batch` (NeMo's default batched search) or
+    `maes_batch`."""
 
     def __init__(
         self,
@@ -101,9 +103,21 @@ class BeamBatchedRNNTInfer(_BatchedBeamInfer):
         self.beam_size = int(beam_size)
         self.score_norm = bool(score_norm)
         self.return_best_hypothesis = bool(return_best_hypothesis)
+        if search_type == "maes_batch":
+            if fusion_models is not None and len(fusion_models) > 1:
+                raise ValueError("maes_batch fuses one model: give ngram_lm_model or boosting_tree, not both")
+            self.decoding_computer = ModifiedAESBatchedRNNTComputer(
+                decoder=decoder_model, joint=joint_model, blank_index=blank_index, beam_size=beam_size,
+                maes_num_steps=maes_num_steps, maes_expansion_beta=maes_expansion_beta,
+                maes_expansion_gamma=maes_expansion_gamma, preserve_alignments=preserve_alignments,
+                ngram_lm_model=fusion_models[0] if fusion_models else None,
+                ngram_lm_alpha=fusion_models_alpha[0] if fusion_models_alpha else 0.0,
+                blank_lm_score_mode=blank_lm_score_mode, pruning_mode=pruning_mode,
+                allow_cuda_graphs=allow_cuda_graphs)
+            return
         if search_type != "malsd_batch":
-            raise ValueError(f"Batched RNN-T beam search type {search_type!r} is not provided by this "
-                             "implementation; use 'malsd_batch' (or the per-utterance 'maes' strategy)")
+            raise ValueError(f"Batched RNN-T beam search type {search_type!r} is unknown; use 'malsd_batch' or "
+                             "'maes_batch'")
         self.decoding_computer = ModifiedALSDBatchedRNNTComputer(
             decoder=decoder_model, joint=joint_model, blank_index=blank_index, beam_size=beam_size,
             max_symbols_per_step=max_symbols_per_step, preserve_alignments=preserve_alignments,

@@ -56,6 +56,7 @@ class BatchedBeamHyps:
         self.current_lengths_nb = torch.zeros(shape, **long)
         self.last_label = torch.full(shape, NON_EXISTENT_LABEL_VALUE, **long)
         self.transcript_hash = torch.zeros(shape, **long)
+        self.transcript_prefix_hash = torch.zeros(shape, **long)  # hash of the transcript without its last token
         self.next_timestamp = torch.zeros(shape, **long)
         self.last_timestamp_lasts = torch.zeros(shape, **long)  # labels emitted on the current frame
         self.step_labels: List[torch.Tensor] = []
@@ -91,6 +92,8 @@ class BatchedBeamHyps:
         self.scores = scores.clone()
         prev_hash = torch.gather(self.transcript_hash, 1, indices)
         self.transcript_hash = torch.where(with_label, hash_text(prev_hash, labels), prev_hash)
+        self.transcript_prefix_hash = torch.where(with_label, prev_hash,
+                                                  torch.gather(self.transcript_prefix_hash, 1, indices))
         self.last_label = torch.where(with_label, labels, torch.gather(self.last_label, 1, indices))
 
     def recombine_hyps_(self) -> None:
@@ -107,6 +110,38 @@ class BatchedBeamHyps:
         matrix = torch.where(equal, self.scores[:, None, :].expand(-1, self.beam_size, -1), inactive)
         keep = torch.arange(self.beam_size, device=self.scores.device)[None, :] == matrix.argmax(-1)
         self.scores = torch.where(keep, torch.logsumexp(matrix, dim=-1).to(self.scores.dtype), inactive)
+
+    def remove_duplicates(self, labels: torch.Tensor, total_logps: torch.Tensor) -> torch.Tensor:
+        """Candidate scores [B, K, E] with -inf for token expansions that equal a live hypothesis or a
+        better-scoring expansion (each transcript is expanded once, by its best copy)."""
+        if self.beam_size <= 1:
+            return total_logps
+        batch = self.batch_size
+        non_blank = labels != self.blank_index
+        hashes = torch.where(non_blank, hash_text(self.transcript_hash.unsqueeze(-1), labels),
+                             self.transcript_hash.unsqueeze(-1)).view(batch, -1)
+        live = torch.where(self.scores != INACTIVE_SCORE, self.transcript_hash, -1)
+        existing = (hashes[:, :, None] == live[:, None, :]).any(-1) & non_blank.view(batch, -1)
+        scores = torch.where(existing, INACTIVE_SCORE, total_logps.view(batch, -1))
+        same = hashes[:, :, None] == hashes[:, None, :]
+        best, best_at = torch.where(same, scores[:, None, :].expand(same.shape), INACTIVE_SCORE).max(dim=-1)
+        keep = torch.arange(best_at.shape[-1], device=best_at.device)[None, :] == best_at
+        return torch.where(keep, best, INACTIVE_SCORE).view(total_logps.shape)
+
+    def recombine_prefixes(self, label_logps: torch.Tensor, active_mask: torch.Tensor) -> None:
+        """Prefix search: add to each active hypothesis the probability of reaching it from a live hypothesis
+        that is its transcript without the last token, on the current frame (`label_logps` [B, K, V+1])."""
+        if self.beam_size <= 1 or not self.step_labels:
+            return
+        prefix = torch.where(self.current_lengths_nb == 0, -2, self.transcript_prefix_hash)
+        is_prefix = self.transcript_hash[:, None, :] == prefix[:, :, None]  # [b, i, j]: j is i's prefix
+        last = torch.where(self.last_label == NON_EXISTENT_LABEL_VALUE, self.blank_index, self.last_label)
+        index = last[:, None, :].expand(-1, self.beam_size, -1)  # [b, x, y] = last label of y
+        from_prefix = torch.gather(label_logps, -1, index).transpose(-1, -2)  # [b, i, j] = logp_j(last of i)
+        via = self.scores[:, None, :] + from_prefix
+        via = torch.logsumexp(torch.where(is_prefix, via, INACTIVE_SCORE), dim=-1)
+        update = active_mask & (self.scores != INACTIVE_SCORE)
+        self.scores = torch.where(update, torch.logaddexp(self.scores, via), self.scores)
 
     def _backtrack(self, order: torch.Tensor):
         """Per (batch, output beam) the step tensors of the hypothesis `order` points at, oldest step first."""

@@ -1,9 +1,9 @@
-"""Writes NVIDIA NeMo 3.0.0's `malsd_batch` hypotheses on the committed transducer goldens (run with NeMo's python).
+"""Writes NVIDIA NeMo 3.0.0's `malsd_batch` / `maes_batch` hypotheses on the committed transducer goldens (run with NeMo's python).
 
     /tmp/nemo_ref/bin/python tests/collections/asr/parts/submodules/make_malsd_goldens.py
 
-Decodes each golden's stored encoder output with NeMo's batched transducer beam search (beam 1/2/4, n-best, no
-score norm, and with the token-level 3-gram ARPA in `../../data/transducer_beam/tok3.arpa` under both pruning /
+Decodes each golden's stored encoder output with NeMo's batched transducer beam searches (malsd_batch: beam
+1/2/4, n-best, no score norm, max_symbols; maes_batch on the RNN-T goldens; and with the token-level 3-gram ARPA in `../../data/transducer_beam/tok3.arpa` under both pruning /
 blank-scoring modes) and saves ids, scores, timestamps, durations and texts to `malsd_expected.json`.
 The ARPA was built by this project's `scripts/asr_language_modeling/ngram_lm/train_kenlm.py` (3-gram, the
 `tdt_bpe` tokenizer shared by all goldens) on the 160 training transcripts of the espeak-ng corpus
@@ -40,6 +40,21 @@ CASES = {
     "beam4_lm_late_noscore": dict(beam_size=4, lm=True, ngram_lm_alpha=0.5, pruning_mode="late",
                                   blank_lm_score_mode="no_score"),
 }
+# maes_batch is RNN-T only in NeMo; its early-pruning + lm_weighted_full mode counts the acoustic score twice
+# (docs/differences.md), so that mode is not recorded.
+MAES_MODELS = ["rnnt_bpe", "rnnt_bpe_trained"]
+MAES_CASES = {
+    "maes_beam1": dict(beam_size=1),
+    "maes_beam2": dict(beam_size=2),
+    "maes_beam4": dict(beam_size=4),
+    "maes_beam4_nbest": dict(beam_size=4, return_best_hypothesis=False),
+    "maes_beam4_steps3": dict(beam_size=4, maes_num_steps=3, maes_expansion_beta=1, maes_expansion_gamma=1.0),
+    "maes_beam4_lm": dict(beam_size=4, lm=True, ngram_lm_alpha=0.5),
+    "maes_beam4_lm_early_noscore": dict(beam_size=4, lm=True, ngram_lm_alpha=0.5, pruning_mode="early",
+                                        blank_lm_score_mode="no_score"),
+    "maes_beam4_lm_late_noscore": dict(beam_size=4, lm=True, ngram_lm_alpha=0.5, pruning_mode="late",
+                                       blank_lm_score_mode="no_score"),
+}
 
 
 def _hyp(h):
@@ -56,7 +71,8 @@ def main():
     from nemo.collections.asr.models import ASRModel
 
     arpa = os.path.join(OUT, "tok3.arpa")
-    result = {"nemo_version": __import__("nemo").__version__, "cases": CASES, "models": {}}
+    result = {"nemo_version": __import__("nemo").__version__, "cases": CASES, "maes_cases": MAES_CASES,
+              "models": {}}
     for name in MODELS:
         model = ASRModel.restore_from(os.path.join(GOLDEN, f"{name}.nemo"), map_location="cpu")
         model.eval()
@@ -64,11 +80,14 @@ def main():
         enc_len = torch.tensor(np.load(os.path.join(GOLDEN, f"{name}_encoded_len.npy")))
         base = copy.deepcopy(model.cfg.decoding)
         out = {}
-        for case, opts in CASES.items():
+        cases = [("malsd_batch", c, o) for c, o in CASES.items()]
+        if name in MAES_MODELS:
+            cases += [("maes_batch", c, o) for c, o in MAES_CASES.items()]
+        for strategy, case, opts in cases:
             cfg = copy.deepcopy(base)
             opts = dict(opts)
             with open_dict(cfg):
-                cfg.strategy = "malsd_batch"
+                cfg.strategy = strategy
                 cfg.compute_timestamps = False
                 if cfg.get("beam", None) is None:
                     cfg.beam = {}

@@ -120,4 +120,5 @@ def test_tdt_beam_on_tdt_modules_and_through_decoding():
 def test_unsupported_beam_strategies_through_decoding_name_themselves():
     dec, joint = _modules(5)
     with pytest.raises(ValueError, match="maes_batch"):
-        RNNTDecoding({"strategy": "maes_batch"}, decoder=dec, joint=joint, vocabulary=VOCAB)
+        RNNTDecoding({"strategy": "maes_batch", "model_type": "tdt", "durations": [0, 1]}, decoder=dec, joint=joint,
+                     vocabulary=VOCAB)

@@ -1,4 +1,4 @@
-"""`malsd_batch` (batched transducer beam search, RNN-T and TDT, with n-gram LM fusion) against NVIDIA NeMo 3.0.0's
+"""`malsd_batch` / `maes_batch` (batched transducer beam search, RNN-T and TDT, with n-gram LM fusion) against NVIDIA NeMo 3.0.0's
 hypotheses on the committed transducer goldens (written by make_malsd_goldens.py under NeMo)."""
 
 import copy
@@ -33,12 +33,12 @@ def _model(name):
     return model, copy.deepcopy(model.cfg.decoding), enc, enc_len
 
 
-def _decode(name, opts, return_hypotheses=True):
+def _decode(name, opts, return_hypotheses=True, strategy="malsd_batch"):
     model, base, enc, enc_len = _model(name)
     cfg = copy.deepcopy(base)
     opts = dict(opts)
     with open_dict(cfg):
-        cfg.strategy = "malsd_batch"
+        cfg.strategy = strategy
         cfg.compute_timestamps = False
         if cfg.get("beam", None) is None:
             cfg.beam = {}
@@ -61,12 +61,7 @@ def _check(ours: Hypothesis, theirs: dict, where: str):
     assert ours.text == theirs["text"], where
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED["models"]))
-@pytest.mark.parametrize("case", sorted(EXPECTED["cases"]))
-def test_malsd_batch_equals_nemo(name, case):
-    """Same ids, scores (1e-4), frames, durations and texts as NeMo's malsd_batch, n-best lists included."""
-    hyps = _decode(name, EXPECTED["cases"][case])
-    expected = EXPECTED["models"][name][case]
+def _compare(hyps, expected, name, case):
     assert len(hyps) == len(expected)
     for b, (ours, theirs) in enumerate(zip(hyps, expected)):
         if isinstance(theirs, list):
@@ -75,6 +70,31 @@ def test_malsd_batch_equals_nemo(name, case):
                 _check(o, t, (name, case, b, k))
         else:
             _check(ours, theirs, (name, case, b))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["models"]))
+@pytest.mark.parametrize("case", sorted(EXPECTED["cases"]))
+def test_malsd_batch_equals_nemo(name, case):
+    """Same ids, scores (1e-4), frames, durations and texts as NeMo's malsd_batch, n-best lists included."""
+    _compare(_decode(name, EXPECTED["cases"][case]), EXPECTED["models"][name][case], name, case)
+
+
+@pytest.mark.parametrize("name", ["rnnt_bpe", "rnnt_bpe_trained"])
+@pytest.mark.parametrize("case", sorted(EXPECTED["maes_cases"]))
+def test_maes_batch_equals_nemo(name, case):
+    """Same as NeMo's maes_batch (RNN-T): prefix search, expansions, duplicates, closing blanks, LM fusion."""
+    hyps = _decode(name, EXPECTED["maes_cases"][case], strategy="maes_batch")
+    _compare(hyps, EXPECTED["models"][name][case], name, case)
+
+
+def test_maes_early_weighted_blank_counts_acoustic_score_once():
+    """Early pruning + lm_weighted_full with alpha 0 is plain maes_batch (NeMo adds the acoustic score twice)."""
+    plain = _decode("rnnt_bpe_trained", {"beam_size": 4}, strategy="maes_batch")
+    fused = _decode("rnnt_bpe_trained", {"beam_size": 4, "lm": True, "ngram_lm_alpha": 0.0, "pruning_mode": "early",
+                                         "blank_lm_score_mode": "lm_weighted_full"}, strategy="maes_batch")
+    for a, b in zip(plain, fused):
+        assert list(a.y_sequence) == list(b.y_sequence)
+        assert abs(a.score - b.score) < 1e-5
 
 
 def test_beam_one_without_lm_follows_greedy_tokens():
@@ -146,11 +166,12 @@ def test_bad_options_raise_clearly():
             cfg.beam = dict({"beam_size": 2, "ngram_lm_alpha": 0.3}, **opts)
         with pytest.raises(Exception, match=words):
             model.change_decoding_strategy(cfg)
-    cfg = copy.deepcopy(base)
+    tdt_model, tdt_base, _, _ = _model("tdt_bpe")
+    cfg = copy.deepcopy(tdt_base)
     with open_dict(cfg):
         cfg.strategy = "maes_batch"
     with pytest.raises(ValueError, match="maes_batch"):
-        model.change_decoding_strategy(cfg)
+        tdt_model.change_decoding_strategy(cfg)
 
 
 def test_computer_handles_empty_utterance():
