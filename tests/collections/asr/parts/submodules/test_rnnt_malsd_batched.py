@@ -185,3 +185,24 @@ def test_computer_handles_empty_utterance():
     out = hyps.to_hyps_list()
     assert len(out[1].y_sequence) == 0 and out[1].score == 0.0
     assert list(out[0].y_sequence) == list(alone.to_hyps_list()[0].y_sequence)
+
+
+def test_tdt_durations_are_the_models_durations_not_their_indices():
+    """With durations [0, 1, 2, 4, 8] time moves by the duration itself (NeMo moves by its index)."""
+    from nemo.collections.asr.parts.submodules.tdt_malsd_batched_computer import ModifiedALSDBatchedTDTComputer
+
+    model, _, enc, enc_len = _model("tdt_bpe")
+    durations = [0, 1, 2, 4, 8]
+    computer = ModifiedALSDBatchedTDTComputer(model.decoder, model.joint, durations=durations,
+                                              blank_index=model.decoding.blank_id, beam_size=4)
+    with torch.inference_mode():
+        hyps, _ = computer(enc.transpose(1, 2), enc_len)
+    seen = set()
+    for b, h in enumerate(hyps.to_nbest_hyps_list()):
+        for hyp in h.n_best_hypotheses:
+            starts, durs = list(map(int, hyp.timestamp)), list(map(int, hyp.token_duration))
+            seen.update(durs)
+            assert set(durs) <= set(durations)
+            assert all(s1 >= s0 + d0 for s0, s1, d0 in zip(starts, starts[1:], durs))
+            assert all(0 <= s < int(enc_len[b]) for s in starts)
+    assert seen & {4, 8}
