@@ -12,6 +12,7 @@ from nemo.collections.asr.models.asr_model import ASRModel
 from nemo.collections.asr.modules.rnnt import RNNTDecoderJoint
 from nemo.collections.asr.parts.mixins.audio_data import ASRAudioDataMixin
 from nemo.collections.asr.parts.mixins.transcription import ASRTranscriptionMixin, TranscribeConfig
+from nemo.collections.asr.parts.submodules.ngram_lm.nested import ASRNGramLMMixin
 from nemo.collections.asr.parts.submodules.rnnt_decoding import (
     RNNTBPEDecoding,
     RNNTDecoding,
@@ -30,7 +31,7 @@ def _plain(value):
     return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
 
 
-class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Exportable):
+class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Exportable, ASRNGramLMMixin):
     """Transducer (RNN-T / TDT) speech recogniser; `cfg.labels` is the vocabulary, blank is last."""
 
     def __init__(self, cfg: DictConfig, trainer=None):
@@ -49,6 +50,7 @@ class EncDecRNNTModel(ASRAudioDataMixin, ASRModel, ASRTranscriptionMixin, Export
         )
         with open_dict(self._cfg):
             self._cfg.decoding = self.set_decoding_type_according_to_loss(self._cfg.decoding)
+        self._setup_nested_ngram_lm()
         self.decoding = self._build_decoding(self._cfg.decoding)
         self.wer = WER(decoding=self.decoding, batch_dim_index=0, use_cer=self._cfg.get("use_cer", False),
                        log_prediction=self._cfg.get("log_prediction", True), dist_sync_on_step=True)

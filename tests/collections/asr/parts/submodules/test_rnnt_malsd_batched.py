@@ -206,3 +206,24 @@ def test_tdt_durations_are_the_models_durations_not_their_indices():
             assert all(s1 >= s0 + d0 for s0, s1, d0 in zip(starts, starts[1:], durs))
             assert all(0 <= s < int(enc_len[b]) for s in starts)
     assert seen & {4, 8}
+
+
+def test_nested_lm_in_transducer_archive(tmp_path):
+    """`set_ngram_lm` nests the LM in a TDT model and switches to malsd_batch; the re-saved `.nemo` restores with
+    the LM and decodes as with the ARPA file named in the config."""
+    model = ASRModel.restore_from(os.path.join(GOLDEN, "tdt_bpe.nemo"), map_location="cpu").eval()
+    _, _, enc, enc_len = _model("tdt_bpe")
+    cfg = copy.deepcopy(model.cfg.decoding)
+    with open_dict(cfg):
+        cfg.strategy = "malsd_batch"
+        cfg.compute_timestamps = False
+        cfg.beam = {"beam_size": 4, "ngram_lm_alpha": 0.5}
+    model.set_ngram_lm(ARPA, decoding_cfg=cfg)
+    path = str(tmp_path / "tdt_with_lm.nemo")
+    model.save_to(path)
+    restored = ASRModel.restore_from(path, map_location="cpu").eval()
+    assert restored.cfg.decoding.strategy == "malsd_batch"
+    hyps = restored.decoding.rnnt_decoder_predictions_tensor(enc, enc_len, return_hypotheses=True)
+    expected = EXPECTED["models"]["tdt_bpe"]["beam4_lm"]
+    for h, e in zip(hyps, expected):
+        assert [int(t) for t in h.y_sequence] == e["y_sequence"] and abs(h.score - e["score"]) < 1e-4

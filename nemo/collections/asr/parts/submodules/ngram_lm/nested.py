@@ -15,7 +15,10 @@ NGRAM_LM_FIELD = "ngram_lm"
 
 
 class ASRNGramLMMixin:
-    """For CTC models: `set_ngram_lm(path_or_lm)` nests an LM; restores rebuild it from `cfg.ngram_lm`."""
+    """For CTC and transducer models: `set_ngram_lm(path_or_lm)` nests an LM; restores rebuild it from
+    `cfg.ngram_lm`."""
+
+    _NGRAM_LM_STRATEGIES = {"ctc": ("beam", "beam_batch"), "transducer": ("malsd_batch", "maes_batch")}
 
     def _setup_nested_ngram_lm(self) -> None:
         """Rebuild the nested LM (empty tensors of the saved sizes; the weights load with the model's)."""
@@ -25,7 +28,7 @@ class ASRNGramLMMixin:
 
     def set_ngram_lm(self, lm: Union[str, NGramGPULanguageModel], decoding_cfg: Optional[DictConfig] = None) -> None:
         """Nest `lm` (ARPA / LM `.nemo` path or model) and decode with it: `decoding_cfg` if given, else the
-        current config, switched from greedy to `beam_batch` when needed."""
+        current config, switched from greedy to `beam_batch` (CTC) / `malsd_batch` (transducers) when needed."""
         from nemo.collections.asr.parts.submodules.ctc_beam_decoding import load_ngram_lm
 
         lm = load_ngram_lm(lm, vocab_size=self.decoding.blank_id)
@@ -34,8 +37,10 @@ class ASRNGramLMMixin:
             self._cfg[NGRAM_LM_FIELD] = OmegaConf.create(OmegaConf.to_container(lm.cfg, resolve=True))
         if decoding_cfg is None:
             decoding_cfg = OmegaConf.create(OmegaConf.to_container(self._cfg.decoding, resolve=True))
-            if decoding_cfg.get("strategy") not in ("beam", "beam_batch"):
-                decoding_cfg.strategy = "beam_batch"
+            kind = "transducer" if hasattr(self, "joint") else "ctc"
+            strategies = self._NGRAM_LM_STRATEGIES[kind]
+            if decoding_cfg.get("strategy") not in strategies:
+                decoding_cfg.strategy = strategies[-1] if kind == "ctc" else strategies[0]
         self.change_decoding_strategy(decoding_cfg, verbose=False)
 
     @property
