@@ -39,6 +39,11 @@ CASES = {
                                 blank_lm_score_mode="lm_weighted_full"),
     "beam4_lm_late_noscore": dict(beam_size=4, lm=True, ngram_lm_alpha=0.5, pruning_mode="late",
                                   blank_lm_score_mode="no_score"),
+    "beam4_boost": dict(beam_size=4, boosting_tree={"key_phrases_list": ["black bottle", "three four", "seven"],
+                                                    "use_triton": False}, boosting_tree_alpha=1.0),
+    "beam4_lm_boost": dict(beam_size=4, lm=True, ngram_lm_alpha=0.3,
+                           boosting_tree={"key_phrases_list": ["black bottle", "three four", "seven"],
+                                          "use_triton": False}, boosting_tree_alpha=1.0),
 }
 # maes_batch is RNN-T only in NeMo; its early-pruning + lm_weighted_full mode counts the acoustic score twice
 # (docs/differences.md), so that mode is not recorded.
