@@ -227,3 +227,27 @@ def test_nested_lm_in_transducer_archive(tmp_path):
     expected = EXPECTED["models"]["tdt_bpe"]["beam4_lm"]
     for h, e in zip(hyps, expected):
         assert [int(t) for t in h.y_sequence] == e["y_sequence"] and abs(h.score - e["score"]) < 1e-4
+
+
+def test_transcribe_with_malsd_batch_and_timestamps():
+    """transcribe() of the golden wavs with malsd_batch gives NeMo's beam texts, with word timestamps; n-best
+    decoding returns one list per file."""
+    import glob
+
+    model, base, _, _ = _model("tdt_bpe")
+    cfg = copy.deepcopy(base)
+    with open_dict(cfg):
+        cfg.strategy = "malsd_batch"
+        cfg.beam = {"beam_size": 4}
+    model.change_decoding_strategy(cfg)
+    wavs = sorted(glob.glob(os.path.join(GOLDEN, "tdt_bpe_wav", "*.wav")))
+    out = model.transcribe(wavs, batch_size=3, timestamps=True)
+    expected = EXPECTED["models"]["tdt_bpe"]["beam4"]
+    assert [h.text for h in out] == [e["text"] for e in expected]
+    assert all(" ".join(w["word"] for w in h.timestamp["word"]) == h.text for h in out)
+    with open_dict(cfg):
+        cfg.beam = {"beam_size": 4, "return_best_hypothesis": False}
+    model.change_decoding_strategy(cfg)
+    nbest = model.transcribe(wavs, batch_size=3)
+    assert [[h.text for h in hh] for hh in nbest] == [[h["text"] for h in hh]
+                                                     for hh in EXPECTED["models"]["tdt_bpe"]["beam4_nbest"]]
