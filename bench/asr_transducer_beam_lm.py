@@ -1,5 +1,6 @@
-"""Transducer decoding quality and speed: greedy_batch vs malsd_batch (beam 4) vs malsd_batch + 3-gram LM, ours
-and NVIDIA NeMo 3.0.0's, on the trained transducer goldens over the espeak-ng corpus's test split.
+"""Transducer decoding quality and speed: greedy_batch vs malsd_batch (beam 4) vs malsd_batch + 3-gram LM (and
+maes_batch with / without the LM on RNN-T), ours and NVIDIA NeMo 3.0.0's, on the trained transducer goldens over
+the espeak-ng corpus's test split.
 
     .venv/bin/python bench/asr_transducer_beam_lm.py --ref /tmp/nemo_ref/bin/python [--corpus /tmp/tcorpus]
 
@@ -120,8 +121,11 @@ def decode_side(out):
         dev_refs = data["dev"]["refs"]
         alpha = min(ALPHAS, key=lambda a: (wer(run("dev", "malsd_batch", BEAM, a)[0], dev_refs), a))
         entry = {"lm_alpha": alpha}
-        for key, args in (("greedy_batch", ("greedy_batch",)), ("malsd_batch", ("malsd_batch", BEAM)),
-                          ("malsd_batch_lm", ("malsd_batch", BEAM, alpha))):
+        runs = [("greedy_batch", ("greedy_batch",)), ("malsd_batch", ("malsd_batch", BEAM)),
+                ("malsd_batch_lm", ("malsd_batch", BEAM, alpha))]
+        if "tdt" not in name:  # maes_batch is RNN-T only
+            runs += [("maes_batch", ("maes_batch", BEAM)), ("maes_batch_lm", ("maes_batch", BEAM, alpha))]
+        for key, args in runs:
             texts, speed = run("test", *args, timed=True)
             entry[key] = {"wer": round(wer(texts, refs), 2), "utt_per_s": round(speed, 1), "texts": texts}
         result[name] = entry
@@ -152,9 +156,10 @@ def main():
     summary = {name: {side: {k: (v if not isinstance(v, dict) else {"wer": v["wer"], "utt_per_s": v["utt_per_s"]})
                              for k, v in sides[side][name].items()} for side in sides} for name in MODELS}
     for name in MODELS:
-        same = sum(a == b for a, b in zip(sides["ours"][name]["malsd_batch_lm"]["texts"],
-                                          sides["nemo"][name]["malsd_batch_lm"]["texts"]))
-        summary[name]["same_lm_texts"] = f"{same}/{len(sides['ours'][name]['malsd_batch_lm']['texts'])}"
+        keys = [k for k, v in sides["ours"][name].items() if isinstance(v, dict)]
+        same = sum(a == b for k in keys
+                   for a, b in zip(sides["ours"][name][k]["texts"], sides["nemo"][name][k]["texts"]))
+        summary[name]["same_texts"] = f"{same}/{sum(len(sides['ours'][name][k]['texts']) for k in keys)}"
     print(json.dumps({"bench": "asr_transducer_beam_lm", "beam": BEAM, "batch": BATCH, **summary}))
 
 

@@ -123,7 +123,8 @@ class ModifiedAESBatchedRNNTComputer:
         float_dtype = enc_proj.dtype
         rows = torch.arange(batch_size, device=device)[:, None].expand(batch_size, k)
         beams = torch.arange(k, device=device)[None, :].expand(batch_size, k)
-        beam_of_candidate = torch.arange(k, device=device)[None, :, None].expand(batch_size, k, e).reshape(batch_size, -1)
+        beam_of_candidate = torch.arange(k, device=device)[None, :, None].expand(batch_size, k, e)
+        beam_of_candidate = beam_of_candidate.reshape(batch_size, -1)
         hyps = BatchedBeamHyps(batch_size, k, self._blank_index, device=device, float_dtype=float_dtype)
         time_indices = torch.zeros((batch_size, k), dtype=torch.long, device=device)
         last_timesteps = torch.clamp_min(encoder_output_length - 1, 0)[:, None].expand(batch_size, k)

@@ -144,7 +144,8 @@ class ModifiedALSDBatchedRNNTComputer:
         hyps = BatchedBeamHyps(batch_size, k, self._blank_index, device=device, float_dtype=float_dtype,
                                model_type=self.model_type)
         batch_beam = torch.arange(batch_size, device=device)[:, None].expand(batch_size, k)
-        beam_of_candidate = torch.arange(k, device=device)[None, :, None].expand(batch_size, k, k).reshape(batch_size, -1)
+        beam_of_candidate = torch.arange(k, device=device)[None, :, None].expand(batch_size, k, k)
+        beam_of_candidate = beam_of_candidate.reshape(batch_size, -1)
         time_indices = torch.zeros((batch_size, k), dtype=torch.long, device=device)
         last_timesteps = (encoder_output_length - 1)[:, None].expand(batch_size, k)
         safe_time = torch.clamp(torch.minimum(time_indices, last_timesteps), min=0)

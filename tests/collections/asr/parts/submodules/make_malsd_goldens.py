@@ -1,10 +1,11 @@
-"""Writes NVIDIA NeMo 3.0.0's `malsd_batch` / `maes_batch` hypotheses on the committed transducer goldens (run with NeMo's python).
+"""Writes NVIDIA NeMo 3.0.0's `malsd_batch` / `maes_batch` hypotheses on the committed transducer goldens
+(run with NeMo's python).
 
     /tmp/nemo_ref/bin/python tests/collections/asr/parts/submodules/make_malsd_goldens.py
 
 Decodes each golden's stored encoder output with NeMo's batched transducer beam searches (malsd_batch: beam
-1/2/4, n-best, no score norm, max_symbols; maes_batch on the RNN-T goldens; and with the token-level 3-gram ARPA in `../../data/transducer_beam/tok3.arpa` under both pruning /
-blank-scoring modes) and saves ids, scores, timestamps, durations and texts to `malsd_expected.json`.
+1/2/4, n-best, no score norm, max_symbols, boosting tree; maes_batch on the RNN-T goldens; both also with the
+token-level 3-gram ARPA in `../../data/transducer_beam/tok3.arpa` under the pruning / blank-scoring modes) and saves ids, scores, timestamps, durations and texts to `malsd_expected.json`.
 The ARPA was built by this project's `scripts/asr_language_modeling/ngram_lm/train_kenlm.py` (3-gram, the
 `tdt_bpe` tokenizer shared by all goldens) on the 160 training transcripts of the espeak-ng corpus
 (`python -m nemo.collections.asr.data.synth --out /tmp/tcorpus --num-train 160 --num-dev 24 --num-test 24 --seed 3`).

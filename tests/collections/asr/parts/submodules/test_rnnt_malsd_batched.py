@@ -1,5 +1,5 @@
-"""`malsd_batch` / `maes_batch` (batched transducer beam search, RNN-T and TDT, with n-gram LM fusion) against NVIDIA NeMo 3.0.0's
-hypotheses on the committed transducer goldens (written by make_malsd_goldens.py under NeMo)."""
+"""`malsd_batch` / `maes_batch` (batched transducer beam search, RNN-T and TDT, with n-gram LM fusion) against
+NVIDIA NeMo 3.0.0's hypotheses on the committed transducer goldens (written by make_malsd_goldens.py under NeMo)."""
 
 import copy
 import functools
