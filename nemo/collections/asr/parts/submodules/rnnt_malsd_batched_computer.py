@@ -58,6 +58,9 @@ class ModifiedALSDBatchedRNNTComputer:
         self.decoder, self.joint = decoder, joint
         self._blank_index = int(blank_index)
         self.beam_size = int(beam_size)
+        labels = joint.num_classes_with_blank - joint.num_extra_outputs
+        if self.beam_size > labels:
+            raise ValueError(f"beam_size ({beam_size}) must be at most the number of labels with blank ({labels})")
         self.max_symbols = max_symbols_per_step
         self.allow_cuda_graphs = allow_cuda_graphs  # accepted for NeMo's API; the torch loop always runs
         self.fusion_models = list(fusion_models) if fusion_models else None

@@ -157,7 +157,8 @@ def test_timestamps_and_text_through_decoding():
 
 def test_bad_options_raise_clearly():
     model, base, _, _ = _model("rnnt_bpe")
-    for opts, words in [({"beam_size": 0}, "beam_size"), ({"max_symbols": 0}, "max_symbols"),
+    for opts, words in [({"beam_size": 0}, "beam_size"), ({"beam_size": 1000}, "at most"),
+                        ({"max_symbols": 0}, "max_symbols"),
                         ({"pruning_mode": "sometimes"}, "sometimes"),
                         ({"ngram_lm_model": "/nonexistent/lm.arpa"}, "/nonexistent/lm.arpa")]:
         cfg = copy.deepcopy(base)
@@ -251,3 +252,19 @@ def test_transcribe_with_malsd_batch_and_timestamps():
     nbest = model.transcribe(wavs, batch_size=3)
     assert [[h.text for h in hh] for hh in nbest] == [[h["text"] for h in hh]
                                                      for hh in EXPECTED["models"]["tdt_bpe"]["beam4_nbest"]]
+
+
+@pytest.mark.parametrize("name,strategy", [("rnnt_bpe", "malsd_batch"), ("tdt_bpe", "malsd_batch"),
+                                           ("rnnt_bpe", "maes_batch")])  # maes_batch is RNN-T only
+def test_batch_decoding_equals_one_utterance_at_a_time(name, strategy):
+    """Padding and other utterances do not change a hypothesis (with the LM too)."""
+    opts = {"beam_size": 3, "lm": True, "ngram_lm_alpha": 0.3}
+    together = _decode(name, opts, strategy=strategy)
+    model, _, enc, enc_len = _model(name)
+    for b in range(enc.shape[0]):
+        n = int(enc_len[b])
+        alone = model.decoding.rnnt_decoder_predictions_tensor(enc[b: b + 1, :, :n], enc_len[b: b + 1],
+                                                               return_hypotheses=True)[0]
+        assert list(map(int, alone.y_sequence)) == list(map(int, together[b].y_sequence))
+        assert abs(alone.score - together[b].score) < 1e-4 + 1e-6 * abs(alone.score)  # float32 sums
+        assert list(map(int, alone.timestamp)) == list(map(int, together[b].timestamp))
