@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from nemo.collections.asr.parts.submodules.rnnt_malsd_batched_computer import select_beam_states
+from nemo.collections.asr.parts.submodules.rnnt_malsd_batched_computer import advance_prednet
 from nemo.collections.asr.parts.utils.batched_beam_decoding_utils import (
     INACTIVE_SCORE,
     NON_EXISTENT_LABEL_VALUE,
@@ -166,16 +166,8 @@ class ModifiedAESBatchedRNNTComputer:
 
                 last_wb = torch.where(next_labels >= 0, next_labels, self._blank_index)
                 keep_state = last_wb == self._blank_index
-                prev_out = torch.gather(dec_out.view(batch_size, k, 1, -1), 1,
-                                        parents[:, :, None, None].expand(batch_size, k, 1, dec_out.shape[-1]))
-                prev_out = prev_out.reshape(batch_size * k, 1, -1)
-                prev_state = select_beam_states(dec_state, batch_size, k, parents)
-                dec_out, dec_state = self.decoder.predict(last_wb.view(-1, 1), prev_state, add_sos=False,
-                                                          batch_size=batch_size * k)[:2]
-                dec_out = self.joint.project_prednet(dec_out)
-                dec_out = torch.where(keep_state.view(-1)[:, None, None], prev_out, dec_out)
-                mask = keep_state.view(1, -1, 1)
-                dec_state = tuple(torch.where(mask, p, n) for p, n in zip(prev_state, dec_state))
+                dec_out, dec_state = advance_prednet(self.decoder, self.joint, dec_out, dec_state, parents, last_wb,
+                                                     self._blank_index, batch_size, k)
                 if lm_states is not None:
                     nxt = torch.gather(lm_next.view(batch_size, k, -1), 1,
                                        parents[:, :, None].expand(batch_size, k, lm_next.shape[-1]))

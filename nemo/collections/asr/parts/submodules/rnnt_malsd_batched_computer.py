@@ -15,13 +15,29 @@ from nemo.collections.asr.parts.utils.batched_beam_decoding_utils import (
     PruningMode,
 )
 
-__all__ = ["ModifiedALSDBatchedRNNTComputer", "select_beam_states", "non_blank_log_prob"]
+__all__ = ["ModifiedALSDBatchedRNNTComputer", "select_beam_states", "advance_prednet", "non_blank_log_prob"]
 
 
 def select_beam_states(states, batch_size: int, beam_size: int, indices: torch.Tensor):
     """Prediction-net states (each (L, B*K, H)) of the parent beams `indices` [B, K]."""
     flat = (torch.arange(batch_size, device=indices.device)[:, None] * beam_size + indices).view(-1)
     return tuple(s.index_select(1, flat) for s in states)
+
+
+def advance_prednet(decoder, joint, dec_out: torch.Tensor, dec_state, parents: torch.Tensor, labels: torch.Tensor,
+                    blank_index: int, batch_size: int, beam_size: int):
+    """Prediction-net output and state of each beam after its parent `parents` [B, K] emitted `labels` [B, K]
+    (blank or none: the parent's output and state are kept)."""
+    keep = labels == blank_index
+    prev_out = torch.gather(dec_out.view(batch_size, beam_size, 1, -1), 1,
+                            parents[:, :, None, None].expand(batch_size, beam_size, 1, dec_out.shape[-1]))
+    prev_out = prev_out.reshape(batch_size * beam_size, 1, -1)
+    prev_state = select_beam_states(dec_state, batch_size, beam_size, parents)
+    new_out, new_state = decoder.predict(labels.view(-1, 1), prev_state, add_sos=False,
+                                         batch_size=batch_size * beam_size)[:2]
+    new_out = torch.where(keep.view(-1)[:, None, None], prev_out, joint.project_prednet(new_out))
+    mask = keep.view(1, -1, 1)
+    return new_out, tuple(torch.where(mask, p, n) for p, n in zip(prev_state, new_state))
 
 
 def non_blank_log_prob(blank_log_prob: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
@@ -201,16 +217,8 @@ class ModifiedALSDBatchedRNNTComputer:
 
             labels_wb = torch.where(next_labels >= 0, next_labels, self._blank_index)
             keep_state = labels_wb == self._blank_index
-            prev_out = torch.gather(dec_out.view(batch_size, k, 1, -1), 1,
-                                    hyps_indices[:, :, None, None].expand(batch_size, k, 1, dec_out.shape[-1]))
-            prev_out = prev_out.reshape(batch_size * k, 1, -1)
-            prev_state = select_beam_states(dec_state, batch_size, k, hyps_indices)
-            dec_out, dec_state = self.decoder.predict(labels_wb.view(-1, 1), prev_state, add_sos=False,
-                                                      batch_size=batch_size * k)[:2]
-            dec_out = self.joint.project_prednet(dec_out)
-            dec_out = torch.where(keep_state.view(-1)[:, None, None], prev_out, dec_out)
-            mask = keep_state.view(1, -1, 1)
-            dec_state = tuple(torch.where(mask, p, n) for p, n in zip(prev_state, dec_state))
+            dec_out, dec_state = advance_prednet(self.decoder, self.joint, dec_out, dec_state, hyps_indices, labels_wb,
+                                                 self._blank_index, batch_size, k)
 
             if self.fusion_models is not None:
                 for i, (fm, alpha) in enumerate(zip(self.fusion_models, self.fusion_models_alpha)):
