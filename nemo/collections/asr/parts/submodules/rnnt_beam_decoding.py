@@ -12,10 +12,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 
-from nemo.collections.asr.parts.submodules.transducer_batched_beam_infer import BeamBatchedRNNTInfer
+from nemo.collections.asr.parts.submodules.transducer_batched_beam_infer import BeamBatchedRNNTInfer, TransducerSearchPorts
 from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis, NBestHypotheses
-from nemo.core.classes.common import Typing
-from nemo.core.neural_types import AcousticEncodedRepresentation, HypothesisType, LengthsType, NeuralType
 
 __all__ = ["BeamRNNTInfer", "BeamBatchedRNNTInfer", "BeamRNNTInferConfig", "pack_hypotheses", "is_prefix",
            "select_k_expansions"]
@@ -77,20 +75,8 @@ def _check_common_options(search_type, language_model, ngram_lm_model, hat_subtr
         raise ValueError("hat_subtract_ilm (HAT internal LM subtraction) is not provided by this implementation")
 
 
-class _TransducerBeamBase(Typing):
+class _TransducerBeamBase(TransducerSearchPorts):
     """The batch loop shared by the RNN-T and TDT searches: each utterance is searched on its own."""
-
-    @property
-    def input_types(self):
-        return {
-            "encoder_output": NeuralType(("B", "D", "T"), AcousticEncodedRepresentation()),
-            "encoded_lengths": NeuralType(tuple("B"), LengthsType()),
-            "partial_hypotheses": [NeuralType(elements_type=HypothesisType(), optional=True)],
-        }
-
-    @property
-    def output_types(self):
-        return {"predictions": [NeuralType(elements_type=HypothesisType())]}
 
     def __call__(self, encoder_output: torch.Tensor, encoded_lengths: torch.Tensor,
                  partial_hypotheses: Optional[List[Hypothesis]] = None

@@ -14,6 +14,7 @@ from nemo.collections.asr.parts.utils.batched_beam_decoding_utils import (
     BatchedBeamHyps,
     BlankLMScoreMode,
     PruningMode,
+    fusion_modes,
 )
 
 __all__ = ["ModifiedAESBatchedRNNTComputer"]
@@ -49,12 +50,7 @@ class ModifiedAESBatchedRNNTComputer:
             raise ValueError(f"beam_size ({beam_size}) + maes_expansion_beta ({maes_expansion_beta}) must be at most "
                              f"the number of labels with blank ({vocab})")
         self.allow_cuda_graphs = allow_cuda_graphs  # accepted; the torch loop always runs
-        try:
-            pruning = PruningMode(pruning_mode or PruningMode.EARLY)
-            blank_mode = BlankLMScoreMode(blank_lm_score_mode or BlankLMScoreMode.LM_WEIGHTED_FULL)
-        except ValueError as e:
-            raise ValueError(f"decoding.beam: {e}; pruning_mode is one of {[m.value for m in PruningMode]}, "
-                             f"blank_lm_score_mode one of {[m.value for m in BlankLMScoreMode]}") from e
+        pruning, blank_mode = fusion_modes(pruning_mode, blank_lm_score_mode)
         self.ngram_lm_batch = ngram_lm_model
         self.ngram_lm_alpha = float(ngram_lm_alpha or 0.0)
         if ngram_lm_model is not None:

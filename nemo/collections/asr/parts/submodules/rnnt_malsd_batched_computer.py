@@ -13,6 +13,7 @@ from nemo.collections.asr.parts.utils.batched_beam_decoding_utils import (
     BatchedBeamHyps,
     BlankLMScoreMode,
     PruningMode,
+    fusion_modes,
 )
 
 __all__ = ["ModifiedALSDBatchedRNNTComputer", "select_beam_states", "advance_prednet", "non_blank_log_prob"]
@@ -80,12 +81,7 @@ class ModifiedALSDBatchedRNNTComputer:
         self.max_symbols = max_symbols_per_step
         self.allow_cuda_graphs = allow_cuda_graphs  # accepted for NeMo's API; the torch loop always runs
         self.fusion_models = list(fusion_models) if fusion_models else None
-        try:
-            pruning = PruningMode(pruning_mode or PruningMode.EARLY)
-            blank_mode = BlankLMScoreMode(blank_lm_score_mode or BlankLMScoreMode.LM_WEIGHTED_FULL)
-        except ValueError as e:
-            raise ValueError(f"decoding.beam: {e}; pruning_mode is one of {[m.value for m in PruningMode]}, "
-                             f"blank_lm_score_mode one of {[m.value for m in BlankLMScoreMode]}") from e
+        pruning, blank_mode = fusion_modes(pruning_mode, blank_lm_score_mode)
         if self.fusion_models is not None:
             expected = joint.num_classes_with_blank - joint.num_extra_outputs - 1
             if self._blank_index != expected:

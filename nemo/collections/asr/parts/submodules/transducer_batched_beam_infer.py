@@ -17,10 +17,8 @@ from nemo.core.neural_types import AcousticEncodedRepresentation, HypothesisType
 __all__ = ["BeamBatchedRNNTInfer", "BeamBatchedTDTInfer"]
 
 
-class _BatchedBeamInfer(Typing):
-    """Runs a batched computer in eval/inference mode and converts its hypotheses."""
-
-    decoding_computer = None
+class TransducerSearchPorts(Typing):
+    """The ports every transducer search shares: encoder output (B, D, T) and lengths in, hypotheses out."""
 
     @property
     def input_types(self):
@@ -33,6 +31,12 @@ class _BatchedBeamInfer(Typing):
     @property
     def output_types(self):
         return {"predictions": [NeuralType(elements_type=HypothesisType())]}
+
+
+class _BatchedBeamInfer(TransducerSearchPorts):
+    """Runs a batched computer in eval/inference mode and converts its hypotheses."""
+
+    decoding_computer = None
 
     def disable_cuda_graphs(self) -> bool:
         return False

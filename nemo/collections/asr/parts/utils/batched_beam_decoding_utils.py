@@ -38,6 +38,16 @@ class PruningMode(str, Enum):
     LATE = "late"
 
 
+def fusion_modes(pruning_mode, blank_lm_score_mode):
+    """The (PruningMode, BlankLMScoreMode) a beam config names (None: early, lm_weighted_full); a clear error else."""
+    try:
+        return (PruningMode(pruning_mode or PruningMode.EARLY),
+                BlankLMScoreMode(blank_lm_score_mode or BlankLMScoreMode.LM_WEIGHTED_FULL))
+    except ValueError as e:
+        raise ValueError(f"decoding.beam: {e}; pruning_mode is one of {[m.value for m in PruningMode]}, "
+                         f"blank_lm_score_mode one of {[m.value for m in BlankLMScoreMode]}") from e
+
+
 class BatchedBeamHyps:
     """Beam hypotheses of a batch; `add_results_` appends one step, `recombine_hyps_` merges equal ones."""
 
